@@ -1,0 +1,72 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is a
+# step they call. Python 3.10 is found by scripts/find-python.sh (Rasa 3.6 needs it).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV     := .venv
+PY       := $(VENV)/bin/python
+RASA     := $(VENV)/bin/rasa
+STAMP    := $(VENV)/.installed
+MODEL    := models/current.tar.gz
+NLU_DATA := $(sort $(wildcard data/*.yml data/nlu/*.yml))
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help install run shell train migrate validate test test-unit test-conversations test-e2e clean
+
+help:
+	@echo "make run    - set up, train when needed and start the bot (http://localhost:5005)"
+	@echo "make test   - every test: data validation, unit, conversation and end-to-end"
+	@echo "make shell  - talk to the bot in the terminal (rasa shell)"
+	@echo "make train  - train the model"
+
+$(STAMP): requirements.txt constraints.txt scripts/find-python.sh
+	@python=$$(scripts/find-python.sh) || exit 1; \
+	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then \
+	  rm -rf $(VENV); echo "Creating $(VENV) with $$python"; "$$python" -m venv $(VENV) || exit 1; \
+	fi
+	$(PY) -m pip install --quiet --upgrade "pip==26.3" "setuptools==70.3.0" "wheel==0.45.1"
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	@touch $@
+
+install: $(STAMP)
+
+data/nlu/lookups.yml: buzon/data/dpa.csv buzon/data/dpa_aliases.csv buzon/territory.py scripts/generate_lookups.py | $(STAMP)
+	$(PY) scripts/generate_lookups.py
+
+# Retrain only when the data, the domain or the config changed.
+$(MODEL): $(STAMP) data/nlu/lookups.yml $(NLU_DATA) domain.yml config.yml
+	@mkdir -p models
+	$(RASA) train --fixed-model-name current --out models --quiet
+	@touch $@
+
+train: $(MODEL)
+
+migrate: $(STAMP)
+	$(PY) -c 'from buzon import db, settings; db.migrate(settings.load().database_url)'
+
+validate: $(STAMP) data/nlu/lookups.yml
+	$(RASA) data validate --fail-on-warnings --quiet
+
+run: $(MODEL) migrate
+	@scripts/run.sh
+
+shell: $(MODEL) migrate
+	@scripts/run.sh shell
+
+test-unit: $(STAMP) data/nlu/lookups.yml
+	$(PY) -m pytest -q tests/unit tests/actions buzon actions
+
+test-conversations: $(MODEL)
+	$(RASA) test core --model $(MODEL) --stories tests/conversations --out results/conversations --fail-on-prediction-errors
+
+test-e2e: $(MODEL)
+	$(PY) -m pytest -q tests/e2e
+
+test: validate test-unit test-conversations test-e2e
+	@echo "make test: all parts passed"
+
+clean:
+	rm -rf models results var/mail

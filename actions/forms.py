@@ -1,0 +1,261 @@
+"""Validation of the case form and the status form, and their custom questions.
+
+Each ``validate_<slot>`` hands the text to a :mod:`buzon` validator. A refusal
+sends ``utter_invalid_<reason>`` and empties only that slot, so the form asks
+the same question again and nothing else the citizen gave is lost. After three
+failures on one field the bot offers to go on or stop.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Dict, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.slots import CORRECTIONS, EVIDENCE_BY_EMAIL, EVIDENCE_NONE
+from buzon import consent, territory
+from buzon.cases import numbering, routing
+from buzon.clock import utcnow
+from buzon.validation import Invalid, cedula, email, phone, text
+
+MAX_FAILURES = 3
+# Fields the citizen types; an "ok" there just means "ask me again".
+TYPED_FIELDS = {"cedula", "phone", "email", "province", "canton", "address"}
+
+
+def latest_intent(tracker: Tracker) -> Optional[str]:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def _spoken(value: Any) -> Any:
+    return ", ".join(value) if isinstance(value, (list, tuple)) else value
+
+
+def refuse(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str,
+           reason: str, **details: Any) -> Dict[Text, Any]:
+    """Say what is wrong, count the failure, and empty only ``slot``."""
+    failures = dict(tracker.get_slot("failed_attempts") or {})
+    failures[slot] = failures.get(slot, 0) + 1
+    dispatcher.utter_message(
+        response=f"utter_invalid_{reason}", **{k: _spoken(v) for k, v in details.items()}
+    )
+    if failures[slot] % MAX_FAILURES == 0:
+        dispatcher.utter_message(response="utter_offer_continue_or_stop")
+    return {slot: None, "failed_attempts": failures}
+
+
+def skip_empty(validate):
+    """Slots emptied on purpose (a fresh start, a correction) need no validation."""
+
+    @functools.wraps(validate)
+    def wrapper(self, value, dispatcher, tracker, domain):
+        if value is None:
+            return {}
+        return validate(self, value, dispatcher, tracker, domain)
+
+    return wrapper
+
+
+def accept(tracker: Tracker, slot: str, value: Any, **more: Any) -> Dict[Text, Any]:
+    failures = dict(tracker.get_slot("failed_attempts") or {})
+    failures.pop(slot, None)
+    return {slot: value, "failed_attempts": failures, **more}
+
+
+class ValidateCasoForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_caso_form"
+
+    async def run(self, dispatcher, tracker, domain):
+        slot = tracker.get_slot("requested_slot")
+        if slot in TYPED_FIELDS and latest_intent(tracker) == "affirm":
+            # "Intentar otra vez" after repeated failures: ask again, count afresh.
+            failures = dict(tracker.get_slot("failed_attempts") or {})
+            failures.pop(slot, None)
+            return [SlotSet(slot, None), SlotSet("failed_attempts", failures)]
+        return await super().run(dispatcher, tracker, domain)
+
+    @skip_empty
+    def validate_consent(self, value, dispatcher, tracker, domain):
+        intent = latest_intent(tracker)
+        if intent == "affirm":
+            return accept(tracker, "consent", True,
+                          consent_version=consent.current().version,
+                          consent_at=utcnow().isoformat(timespec="seconds"))
+        if intent == "deny":
+            return {"consent": False, "requested_slot": None}  # ends the form
+        return refuse(dispatcher, tracker, "consent", "consent")
+
+    @skip_empty
+    def validate_cedula(self, value, dispatcher, tracker, domain):
+        try:
+            return accept(tracker, "cedula", cedula.validate(value))
+        except Invalid as error:
+            return refuse(dispatcher, tracker, "cedula", error.reason, **error.details)
+
+    @skip_empty
+    def validate_phone(self, value, dispatcher, tracker, domain):
+        try:
+            return accept(tracker, "phone", phone.validate(value))
+        except Invalid as error:
+            return refuse(dispatcher, tracker, "phone", error.reason, **error.details)
+
+    @skip_empty
+    def validate_email(self, value, dispatcher, tracker, domain):
+        try:
+            return accept(tracker, "email", email.validate(value))
+        except Invalid as error:
+            return refuse(dispatcher, tracker, "email", error.reason, **error.details)
+
+    @skip_empty
+    def validate_province(self, value, dispatcher, tracker, domain):
+        try:
+            province, canton = territory.find_place(value)
+        except Invalid as error:
+            return refuse(dispatcher, tracker, "province", error.reason, **error.details)
+        filled = accept(tracker, "province", province.name, province_code=province.code,
+                        canton=None, canton_code=None)
+        if canton is not None:  # "Durán" answers both questions
+            filled.update(canton=canton.name, canton_code=canton.code)
+        return filled
+
+    @skip_empty
+    def validate_canton(self, value, dispatcher, tracker, domain):
+        try:
+            canton = territory.find_canton(value, tracker.get_slot("province"))
+        except Invalid as error:
+            return refuse(dispatcher, tracker, "canton", error.reason, **error.details)
+        return accept(tracker, "canton", canton.name, canton_code=canton.code)
+
+    @skip_empty
+    def validate_address(self, value, dispatcher, tracker, domain):
+        try:
+            return accept(tracker, "address", text.validate_address(value))
+        except Invalid as error:
+            return refuse(dispatcher, tracker, "address", error.reason, **error.details)
+
+    @skip_empty
+    def validate_description(self, value, dispatcher, tracker, domain):
+        start = tracker.get_slot("description_start")
+        if start and latest_intent(tracker) == "deny":
+            written = start  # "No, es todo": the first message is the description
+        elif start:
+            written = f"{start} {value}"
+        else:
+            written = value
+        try:
+            described = text.validate_description(written)
+        except Invalid as error:
+            refused = refuse(dispatcher, tracker, "description", error.reason, **error.details)
+            if start:  # keep what was said so far; the next answer adds to it
+                refused["description_start"] = text.clean(written)
+            return refused
+        return accept(tracker, "description", described, description_start=None)
+
+    @skip_empty
+    def validate_category(self, value, dispatcher, tracker, domain):
+        kind = tracker.get_slot("case_kind")
+        allowed = routing.categories(kind)
+        chosen = value if value in allowed else None  # set by the classification
+        if chosen is None:
+            chosen = next(tracker.get_latest_entity_values("category"), None)  # a button
+        if chosen not in allowed and latest_intent(tracker) in allowed:
+            chosen = latest_intent(tracker)  # typed instead of tapping a button
+        if chosen not in allowed:
+            return refuse(dispatcher, tracker, "category", "category")
+        return accept(tracker, "category", chosen, category_label=routing.label_of(chosen))
+
+    @skip_empty
+    def validate_evidence(self, value, dispatcher, tracker, domain):
+        intent = latest_intent(tracker)
+        if intent == "deny":
+            return accept(tracker, "evidence", EVIDENCE_NONE)
+        if intent == "affirm":
+            dispatcher.utter_message(response="utter_evidence_by_email")
+            return accept(tracker, "evidence", EVIDENCE_BY_EMAIL)
+        return refuse(dispatcher, tracker, "evidence", "evidence")
+
+    @skip_empty
+    def validate_confirmation(self, value, dispatcher, tracker, domain):
+        intent = latest_intent(tracker)
+        correction = next(tracker.get_latest_entity_values("correction"), None)
+        if correction in CORRECTIONS:
+            emptied = {slot: None for slot in CORRECTIONS[correction]}
+            return {"confirmation": None, **emptied}
+        if intent == "affirm":
+            return {"confirmation": "yes"}
+        if intent == "deny":
+            dispatcher.utter_message(response="utter_choose_correction")
+            return {"confirmation": None}
+        return refuse(dispatcher, tracker, "confirmation", "confirmation")
+
+
+class ValidateEstadoForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_estado_form"
+
+    @skip_empty
+    def validate_lookup_case_number(self, value, dispatcher, tracker, domain):
+        number = numbering.parse_case_number(value)
+        if number is None:
+            dispatcher.utter_message(response="utter_invalid_case_number")
+        return {"lookup_case_number": number}
+
+    @skip_empty
+    def validate_lookup_key(self, value, dispatcher, tracker, domain):
+        key = numbering.normalize_tracking_key(value)
+        if key is None:
+            dispatcher.utter_message(response="utter_invalid_tracking_key")
+        return {"lookup_key": key}
+
+
+class AskConsent(Action):
+    def name(self) -> Text:
+        return "action_ask_consent"
+
+    def run(self, dispatcher, tracker, domain):
+        dispatcher.utter_message(response="utter_ask_consent", consent_text=consent.current().text)
+        return []
+
+
+class AskDescription(Action):
+    def name(self) -> Text:
+        return "action_ask_description"
+
+    def run(self, dispatcher, tracker, domain):
+        if tracker.get_slot("description_start"):
+            dispatcher.utter_message(response="utter_ask_description_more")
+        else:
+            dispatcher.utter_message(response="utter_ask_description")
+        return []
+
+
+class AskCategory(Action):
+    def name(self) -> Text:
+        return "action_ask_category"
+
+    def run(self, dispatcher, tracker, domain):
+        buttons = [
+            {"title": routing.label_of(c).capitalize(), "payload": f'/inform{{"category":"{c}"}}'}
+            for c in routing.categories(tracker.get_slot("case_kind"))
+        ]
+        dispatcher.utter_message(response="utter_ask_category", buttons=buttons)
+        return []
+
+
+class AskConfirmation(Action):
+    def name(self) -> Text:
+        return "action_ask_confirmation"
+
+    def run(self, dispatcher, tracker, domain):
+        dispatcher.utter_message(
+            response="utter_ask_confirmation",
+            kind_label=tracker.get_slot("case_kind"),
+            category_label=tracker.get_slot("category_label"),
+            canton_name=tracker.get_slot("canton"),
+            province_name=tracker.get_slot("province"),
+            evidence_label=tracker.get_slot("evidence"),
+        )
+        return []

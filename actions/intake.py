@@ -1,0 +1,175 @@
+"""Starting, classifying, finishing and cancelling a case registration."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services
+from actions.forms import latest_intent
+from actions.slots import CASE_SLOTS, LOOKUP_SLOTS
+from buzon.cases import routing
+from buzon.cases.store import CaseDraft
+
+logger = logging.getLogger(__name__)
+
+KIND_OF_INTENT = {"registrar_queja": "queja", "registrar_denuncia": "denuncia"}
+CATEGORY_INTENTS = set(routing.categories())
+# Two families this close in confidence: ask instead of guessing.
+FAMILY_MARGIN = 0.2
+
+
+def reset(slots) -> List[Dict[Text, Any]]:
+    return [SlotSet(slot, None) for slot in slots]
+
+
+class StartCase(Action):
+    """Sets the kind from the menu choice (or the accepted classification)."""
+
+    def name(self) -> Text:
+        return "action_start_case"
+
+    def run(self, dispatcher, tracker, domain):
+        kind = KIND_OF_INTENT.get(latest_intent(tracker)) or tracker.get_slot("case_kind")
+        category = tracker.get_slot("category")
+        if category and routing.kind_of(category) != kind:
+            category = None
+        keep = {"case_kind", "category", "category_label", "description_start"}
+        events = reset(s for s in CASE_SLOTS if s not in keep)
+        events += [
+            SlotSet("case_kind", kind),
+            SlotSet("category", category),
+            SlotSet("category_label", routing.label_of(category) if category else None),
+        ]
+        dispatcher.utter_message(response=f"utter_start_{kind}")
+        return events
+
+
+class ClassifyReport(Action):
+    """Says what a story told without the menu looks like, and asks to confirm."""
+
+    def name(self) -> Text:
+        return "action_classify_report"
+
+    def run(self, dispatcher, tracker, domain):
+        message = tracker.latest_message
+        category = latest_intent(tracker)
+        told = [SlotSet("description_start", message.get("text"))]
+        ranking = [r for r in message.get("intent_ranking", []) if r.get("name") in CATEGORY_INTENTS]
+        if len(ranking) > 1:
+            first, second = ranking[0], ranking[1]
+            if (routing.kind_of(first["name"]) != routing.kind_of(second["name"])
+                    and first["confidence"] - second["confidence"] < FAMILY_MARGIN):
+                dispatcher.utter_message(response="utter_kind_or_family_unclear")
+                return told + reset(["case_kind", "category", "category_label"])
+        kind = routing.kind_of(category)
+        dispatcher.utter_message(
+            response="utter_confirm_classification",
+            kind_label=kind,
+            category_label=routing.label_of(category),
+        )
+        return told + [
+            SlotSet("case_kind", kind),
+            SlotSet("category", category),
+            SlotSet("category_label", routing.label_of(category)),
+        ]
+
+
+class RejectClassification(Action):
+    """The guess was wrong: forget it, keep the story, offer both kinds."""
+
+    def name(self) -> Text:
+        return "action_reject_classification"
+
+    def run(self, dispatcher, tracker, domain):
+        dispatcher.utter_message(response="utter_ask_kind")
+        return reset(["case_kind", "category", "category_label"])
+
+
+def _draft(tracker: Tracker) -> CaseDraft:
+    slot = tracker.get_slot
+    return CaseDraft(
+        kind=slot("case_kind"),
+        category=slot("category"),
+        cedula=slot("cedula"),
+        phone=slot("phone"),
+        email=slot("email"),
+        province_code=slot("province_code"),
+        canton_code=slot("canton_code"),
+        address=slot("address"),
+        description=slot("description"),
+        evidence=slot("evidence"),
+        channel=tracker.get_latest_input_channel() or services.settings().default_channel,
+        consent_version=slot("consent_version"),
+        consent_at=datetime.fromisoformat(slot("consent_at")),
+    )
+
+
+class FinishCase(Action):
+    """Registers the confirmed case, or explains a refused consent."""
+
+    def name(self) -> Text:
+        return "action_finish_case"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain):
+        if tracker.get_slot("consent") is False:
+            dispatcher.utter_message(response="utter_consent_refused")
+            return reset(CASE_SLOTS)
+        if tracker.get_slot("confirmation") != "yes":
+            return []
+        try:
+            registration = await services.in_thread(services.store().register, _draft(tracker))
+        except Exception as error:  # never show a trace; the data stays in the form
+            logger.error("case registration failed: %s", type(error).__name__)
+            dispatcher.utter_message(response="utter_case_not_registered")
+            return [SlotSet("confirmation", None), FollowupAction("caso_form")]
+        services.deliver_soon()
+        kind = tracker.get_slot("case_kind")
+        dispatcher.utter_message(
+            response="utter_case_registered",
+            kind_label=kind,
+            number=registration.number,
+            tracking_key=registration.tracking_key,
+            area_name=registration.area_name,
+        )
+        dispatcher.utter_message(response=f"utter_case_registered_{kind}_note")
+        logger.info("case %s registered", registration.number)
+        return reset(CASE_SLOTS)
+
+
+class Cancel(Action):
+    """Stops whatever is in progress and forgets what was given."""
+
+    def name(self) -> Text:
+        return "action_cancel"
+
+    def run(self, dispatcher, tracker, domain):
+        in_progress = any(tracker.get_slot(s) is not None for s in CASE_SLOTS + LOOKUP_SLOTS)
+        for event in reversed(tracker.events):
+            if event.get("event") == "user":
+                break
+            if event.get("event") == "active_loop":
+                in_progress = True
+        dispatcher.utter_message(
+            response="utter_case_discarded" if in_progress else "utter_nothing_to_cancel"
+        )
+        return reset(CASE_SLOTS + LOOKUP_SLOTS)
+
+
+class ExplainStep(Action):
+    """Why the bot asks what it is asking right now."""
+
+    def name(self) -> Text:
+        return "action_explain_step"
+
+    def run(self, dispatcher, tracker, domain):
+        slot = tracker.get_slot("requested_slot")
+        if slot and f"utter_help_{slot}" in domain.get("responses", {}):
+            dispatcher.utter_message(response=f"utter_help_{slot}")
+        else:
+            dispatcher.utter_message(response="utter_what_can_i_report")
+        return []

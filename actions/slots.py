@@ -1,0 +1,41 @@
+"""Names of the slots the actions fill and clear together."""
+
+# Everything a case registration collects; cleared after registration or cancel.
+CASE_SLOTS = (
+    "case_kind",
+    "category",
+    "category_label",
+    "description_start",
+    "consent",
+    "consent_version",
+    "consent_at",
+    "cedula",
+    "phone",
+    "email",
+    "province",
+    "province_code",
+    "canton",
+    "canton_code",
+    "address",
+    "description",
+    "evidence",
+    "confirmation",
+    "failed_attempts",
+)
+LOOKUP_SLOTS = ("lookup_case_number", "lookup_key")
+
+# What a correction from the summary empties, so the form asks it again.
+CORRECTIONS = {
+    "cedula": ("cedula",),
+    "phone": ("phone",),
+    "email": ("email",),
+    "province": ("province", "province_code", "canton", "canton_code"),
+    "canton": ("canton", "canton_code"),
+    "address": ("address",),
+    "description": ("description", "description_start"),
+    "category": ("category", "category_label"),
+    "evidence": ("evidence",),
+}
+
+EVIDENCE_NONE = "ninguna"
+EVIDENCE_BY_EMAIL = "por correo"

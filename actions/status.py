@@ -1,0 +1,43 @@
+"""consultar_estado: a case's status for the right number and tracking key only."""
+from __future__ import annotations
+
+import math
+from typing import Text
+
+from rasa_sdk import Action
+from rasa_sdk.events import SlotSet
+
+from actions import services
+from buzon.clock import ecuador_time_text
+
+
+class CheckStatus(Action):
+    def name(self) -> Text:
+        return "action_check_status"
+
+    async def run(self, dispatcher, tracker, domain):
+        cleared = [SlotSet("lookup_case_number", None), SlotSet("lookup_key", None)]
+        sender = tracker.sender_id
+        throttle = services.throttle()
+        wait = await services.in_thread(throttle.seconds_to_wait, sender)
+        if wait:
+            dispatcher.utter_message(response="utter_lookup_wait", minutes=math.ceil(wait / 60))
+            return cleared
+        found = await services.in_thread(
+            services.store().status,
+            tracker.get_slot("lookup_case_number"),
+            tracker.get_slot("lookup_key"),
+        )
+        if found is None:
+            await services.in_thread(throttle.record_failure, sender)
+            dispatcher.utter_message(response="utter_case_not_found")
+            return cleared
+        await services.in_thread(throttle.record_success, sender)
+        dispatcher.utter_message(
+            response="utter_case_status",
+            number=found.number,
+            status_label=found.status_label,
+            area_name=found.area_name,
+            updated_at=ecuador_time_text(found.updated_at),
+        )
+        return cleared

@@ -1,0 +1,1 @@
+"""Cases: what a registered queja or denuncia is, how it is numbered, routed and stored."""

@@ -1,0 +1,80 @@
+"""Which area receives a case: the routing table in ``buzon/data/routing.yml``.
+
+Every denuncia goes to the specialised denuncias team. A queja goes to the area
+its category names, unless a keyword in its description points to a more
+specific unit (the Seguro Campesino, pensions, reserve funds…).
+
+>>> route("denuncia_coima", "me pidieron plata para la jubilacion").name
+'Equipo especializado de gestión de denuncias'
+>>> route("queja_administrativa", "Mi pensión de MONTEPÍO no llega").key
+'pensiones'
+>>> route("queja_turnos", "no hay turnos en el dispensario del Seguro Campesino").key
+'campesino'
+>>> route("queja_administrativa", "suspension del tramite").key
+'cau'
+>>> kind_of("queja_turnos"), label_of("denuncia_coima")
+('queja', 'pedido de dinero (coima)')
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, List
+
+import yaml
+from unidecode import unidecode
+
+TABLE = Path(__file__).resolve().parent.parent / "data" / "routing.yml"
+
+
+@dataclass(frozen=True)
+class Area:
+    key: str
+    name: str
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict:
+    with TABLE.open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def categories(kind: str = None) -> List[str]:
+    """Category ids in table order, optionally only those of one kind."""
+    table = _table()["categories"]
+    return [c for c, row in table.items() if kind is None or row["kind"] == kind]
+
+
+def kind_of(category: str) -> str:
+    return _table()["categories"][category]["kind"]
+
+
+def label_of(category: str) -> str:
+    return _table()["categories"][category]["label"]
+
+
+def area(key: str) -> Area:
+    return Area(key, _table()["areas"][key])
+
+
+def areas() -> Dict[str, str]:
+    return dict(_table()["areas"])
+
+
+def _plain(text: str) -> str:
+    return " ".join(unidecode(text or "").lower().split())
+
+
+def route(category: str, description: str = "") -> Area:
+    """The area responsible for a case of ``category`` with this description."""
+    row = _table()["categories"][category]
+    if row["kind"] == "queja":
+        text = _plain(description)
+        for rule in _table().get("overrides", []):
+            if category not in rule.get("categories", [category]):
+                continue
+            if any(re.search(rf"\b{re.escape(_plain(word))}\b", text) for word in rule["keywords"]):
+                return area(rule["area"])
+    return area(row["area"])

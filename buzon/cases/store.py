@@ -1,0 +1,206 @@
+"""The case store: register a case, look up its status, find a citizen's cases.
+
+Registration is one transaction: the next number of the kind and year, the case
+with its personal data encrypted, and the confirmation e-mail queued in the
+outbox. Either all of it is stored or none of it.
+"""
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, List, Optional
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from buzon import crypto, outbox
+from buzon.cases import numbering, routing
+from buzon.cases.models import Case, CaseSequence
+from buzon.clock import utcnow
+from buzon.db import make_engine, session_factory
+from buzon.settings import Settings
+
+STATUS_REGISTERED = "registrado"
+STATUS_LABELS = {
+    "registrado": "Registrado, pendiente de análisis",
+    "en_analisis": "En análisis",
+    "informacion_requerida": "Se requiere información adicional",
+    "resuelto": "Resuelto",
+    "archivado": "Archivado",
+}
+
+
+@dataclass(frozen=True)
+class CaseDraft:
+    """Everything the citizen gave, already validated and normalised."""
+
+    kind: str
+    category: str
+    cedula: str
+    phone: str
+    email: str
+    province_code: str
+    canton_code: str
+    address: str
+    description: str
+    evidence: str
+    channel: str
+    consent_version: str
+    consent_at: datetime
+
+
+@dataclass(frozen=True)
+class Registration:
+    number: str
+    tracking_key: str
+    area_name: str
+
+
+@dataclass(frozen=True)
+class CaseStatus:
+    number: str
+    status: str
+    status_label: str
+    area_name: str
+    updated_at: datetime
+
+
+class CaseStore:
+    def __init__(self, engine, cipher: crypto.FieldCipher, now: Callable[[], datetime] = utcnow):
+        self.engine = engine
+        self.cipher = cipher
+        self.now = now
+        self._session = session_factory(engine)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "CaseStore":
+        key = crypto.master_key(settings.encryption_key, settings.dev_key_file)
+        return cls(make_engine(settings.database_url), crypto.FieldCipher(key))
+
+    def _next_sequence(self, session, kind: str, year: int) -> int:
+        # UPDATE first: it takes the row's write lock, so two registrations at
+        # once never get the same number (SQLite and PostgreSQL alike).
+        bump = (
+            update(CaseSequence)
+            .where(CaseSequence.kind == kind, CaseSequence.year == year)
+            .values(last_value=CaseSequence.last_value + 1)
+        )
+        if session.execute(bump).rowcount == 0:
+            try:
+                with session.begin_nested():
+                    session.add(CaseSequence(kind=kind, year=year, last_value=1))
+                return 1
+            except IntegrityError:  # another registration created the row first
+                session.execute(bump)
+        return session.execute(
+            select(CaseSequence.last_value).where(
+                CaseSequence.kind == kind, CaseSequence.year == year
+            )
+        ).scalar_one()
+
+    def register(self, draft: CaseDraft) -> Registration:
+        """Store the case, queue its confirmation e-mail, return number and key."""
+        if routing.kind_of(draft.category) != draft.kind:
+            raise ValueError(f"category {draft.category} is not a {draft.kind}")
+        now = self.now()
+        area = routing.route(draft.category, draft.description)
+        tracking_key = numbering.new_tracking_key()
+        enc = self.cipher.encrypt
+        with self._session.begin() as session:
+            number = numbering.format_case_number(
+                draft.kind, now.year, self._next_sequence(session, draft.kind, now.year)
+            )
+            case = Case(
+                number=number,
+                kind=draft.kind,
+                category=draft.category,
+                area=area.key,
+                status=STATUS_REGISTERED,
+                tracking_key_hash=self.cipher.keyed_hash("tracking", tracking_key),
+                cedula_hash=self.cipher.keyed_hash("cedula", draft.cedula),
+                cedula_enc=enc(draft.cedula),
+                phone_enc=enc(draft.phone),
+                email_enc=enc(draft.email),
+                province_code=draft.province_code,
+                canton_code=draft.canton_code,
+                address_enc=enc(draft.address),
+                description_enc=enc(draft.description),
+                evidence=draft.evidence,
+                channel=draft.channel,
+                consent_version=draft.consent_version,
+                consent_at=draft.consent_at,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(case)
+            session.flush()
+            registration = Registration(number, tracking_key, area.name)
+            subject, body = outbox.compose_confirmation(
+                kind=draft.kind,
+                category=draft.category,
+                registration=registration,
+                registered_at=now,
+            )
+            outbox.enqueue(session, self.cipher, case, draft.email, subject, body, now)
+        return registration
+
+    def status(self, number: str, tracking_key: str) -> Optional[CaseStatus]:
+        """The case's status when number and key match; None otherwise, alike."""
+        canonical = numbering.parse_case_number(number)
+        key = numbering.normalize_tracking_key(tracking_key)
+        # Hash whatever came so a wrong pair costs the same as a right one.
+        key_hash = self.cipher.keyed_hash("tracking", key or tracking_key or "")
+        with self._session() as session:
+            case = session.execute(
+                select(Case).where(Case.number == (canonical or ""))
+            ).scalar_one_or_none()
+        if case is None or not _same(case.tracking_key_hash, key_hash):
+            return None
+        return CaseStatus(
+            number=case.number,
+            status=case.status,
+            status_label=STATUS_LABELS.get(case.status, case.status),
+            area_name=routing.area(case.area).name,
+            updated_at=case.updated_at,
+        )
+
+    def numbers_for_cedula(self, cedula: str) -> List[str]:
+        digest = self.cipher.keyed_hash("cedula", cedula)
+        with self._session() as session:
+            return list(
+                session.execute(
+                    select(Case.number).where(Case.cedula_hash == digest).order_by(Case.id)
+                ).scalars()
+            )
+
+    def reveal(self, number: str) -> Optional[dict]:
+        """The whole case decrypted, for the staff who handle it (and tests)."""
+        with self._session() as session:
+            case = session.execute(select(Case).where(Case.number == number)).scalar_one_or_none()
+        if case is None:
+            return None
+        dec = self.cipher.decrypt
+        return {
+            "number": case.number,
+            "kind": case.kind,
+            "category": case.category,
+            "area": case.area,
+            "status": case.status,
+            "cedula": dec(case.cedula_enc),
+            "phone": dec(case.phone_enc),
+            "email": dec(case.email_enc),
+            "province_code": case.province_code,
+            "canton_code": case.canton_code,
+            "address": dec(case.address_enc),
+            "description": dec(case.description_enc),
+            "evidence": case.evidence,
+            "channel": case.channel,
+            "consent_version": case.consent_version,
+            "consent_at": case.consent_at,
+            "created_at": case.created_at,
+        }
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())

@@ -1,0 +1,115 @@
+"""The case store on SQLite and PostgreSQL: numbering, encryption, routing, look-ups."""
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+import pytest
+from sqlalchemy import text
+
+from buzon.cases.models import Case, OutboxMessage
+from buzon.cases.store import CaseDraft, CaseStore
+from buzon.db import session_factory
+from tests import synthetic
+
+CEDULA = synthetic.cedula("092668785")
+
+
+def draft(**changes):
+    values = dict(
+        kind="queja",
+        category="queja_turnos",
+        cedula=CEDULA,
+        phone="+593987654321",
+        email="ciudadana@example.com",
+        province_code="09",
+        canton_code="0901",
+        address="Av. 9 de Octubre 100 y Malecón",
+        description="Llevo tres meses sin conseguir turno para cardiología.",
+        evidence="ninguna",
+        channel="rest",
+        consent_version="2026-11-v1",
+        consent_at=datetime(2026, 11, 23, 10, 0),
+    )
+    values.update(changes)
+    return CaseDraft(**values)
+
+
+@pytest.fixture()
+def store(engine, cipher):
+    return CaseStore(engine, cipher, now=lambda: datetime(2026, 11, 23, 15, 30))
+
+
+def test_registration_numbers_each_kind_apart_and_in_sequence(store):
+    first = store.register(draft())
+    second = store.register(draft())
+    denuncia = store.register(draft(kind="denuncia", category="denuncia_coima"))
+    q1, q2 = int(first.number[-6:]), int(second.number[-6:])
+    assert first.number.startswith("IESS-Q-2026-") and q2 == q1 + 1
+    assert denuncia.number.startswith("IESS-D-2026-")
+
+
+def test_personal_data_is_encrypted_at_rest(store, engine):
+    registration = store.register(draft())
+    with engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT * FROM cases WHERE number = :n"), {"n": registration.number}
+        ).mappings().one()
+        mail = connection.execute(text("SELECT * FROM outbox WHERE case_id = :i"), {"i": row["id"]}).mappings().one()
+    dump = " ".join(str(v) for v in list(row.values()) + list(mail.values()))
+    for secret in (CEDULA, "987654321", "ciudadana@example.com", "9 de Octubre", "cardiología",
+                   registration.tracking_key):
+        assert secret not in dump
+    revealed = store.reveal(registration.number)
+    assert revealed["cedula"] == CEDULA
+    assert revealed["email"] == "ciudadana@example.com"
+    assert revealed["address"] == "Av. 9 de Octubre 100 y Malecón"
+
+
+def test_denuncias_go_to_the_specialised_team_and_quejas_to_their_area(store):
+    assert store.register(draft(kind="denuncia", category="denuncia_venta_medicamentos")).area_name == (
+        "Equipo especializado de gestión de denuncias"
+    )
+    assert "Salud" in store.register(draft()).area_name
+    pension = store.register(draft(category="queja_administrativa",
+                                   description="Mi pensión de jubilación no se acredita desde agosto."))
+    assert pension.area_name == "Dirección del Sistema de Pensiones"
+
+
+def test_a_category_of_the_other_kind_is_refused(store):
+    with pytest.raises(ValueError):
+        store.register(draft(kind="queja", category="denuncia_coima"))
+
+
+def test_status_needs_the_right_number_and_key(store):
+    registration = store.register(draft())
+    found = store.status(registration.number.lower(), registration.tracking_key.replace("-", " "))
+    assert found.number == registration.number and found.status == "registrado"
+    assert found.area_name == registration.area_name
+    assert store.status(registration.number, "AAAA-BBBB-CCCC") is None
+    assert store.status("IESS-Q-2026-999999", registration.tracking_key) is None
+    assert store.status("cualquier cosa", "") is None
+
+
+def test_cases_of_a_citizen_are_found_by_cedula(store):
+    other = synthetic.cedula("010203040")
+    mine = store.register(draft(cedula=other))
+    assert mine.number in store.numbers_for_cedula(other)
+    assert mine.number not in store.numbers_for_cedula(CEDULA)
+
+
+def test_registration_queues_the_confirmation_email_in_the_same_transaction(store, engine, cipher):
+    registration = store.register(draft())
+    with session_factory(engine)() as session:
+        case = session.query(Case).filter_by(number=registration.number).one()
+        [mail] = session.query(OutboxMessage).filter_by(case_id=case.id).all()
+        assert mail.status == "pending"
+        assert registration.number in mail.subject
+        body = cipher.decrypt(mail.body_enc)
+    assert registration.tracking_key in body and registration.area_name in body
+
+
+def test_concurrent_registrations_never_share_a_number(engine, cipher):
+    store = CaseStore(engine, cipher, now=lambda: datetime(2031, 1, 2, 8, 0))
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        numbers = list(pool.map(lambda _: store.register(draft()).number, range(24)))
+    assert len(set(numbers)) == 24
+    assert sorted(int(n[-6:]) for n in numbers) == list(range(1, 25))
