@@ -48,7 +48,7 @@ migrate: $(STAMP)
 	$(PY) -c 'from buzon import db, settings; db.migrate(settings.load().database_url)'
 
 validate: $(STAMP) data/nlu/lookups.yml
-	$(RASA) data validate --fail-on-warnings --quiet
+	$(PY) scripts/validate_data.py
 
 run: $(MODEL) migrate
 	@scripts/run.sh

@@ -38,16 +38,10 @@ def _postgres_database():
     return admin, name, f"{base}/{name}"
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request, tmp_path_factory):
-    """The URL of a migrated, empty case store of each supported kind."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'cases.db'}"
-        db.migrate(url)
-        yield url
-        return
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh, empty PostgreSQL database for this test session."""
     admin, name, url = _postgres_database()
-    db.migrate(url)
     yield url
     with admin.cursor() as cursor:
         cursor.execute(
@@ -55,6 +49,17 @@ def database_url(request, tmp_path_factory):
         )
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
     admin.close()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory):
+    """The URL of a migrated, empty case store of each supported kind."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'cases.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    db.migrate(url)
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -83,9 +88,7 @@ class _Mailbox:
         return "250 OK"
 
 
-@pytest.fixture()
-def smtp_server():
-    """A real SMTP server (aiosmtpd) on a free local port; yields (host, port, mailbox)."""
+def _smtp_server():
     import socket
 
     from aiosmtpd.controller import Controller
@@ -96,5 +99,20 @@ def smtp_server():
     mailbox = _Mailbox()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
-    yield "127.0.0.1", port, mailbox
+    return controller, ("127.0.0.1", port, mailbox)
+
+
+@pytest.fixture()
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free local port; yields (host, port, mailbox)."""
+    controller, server = _smtp_server()
+    yield server
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def module_smtp_server():
+    """The same, shared by the tests of one module (the end-to-end servers)."""
+    controller, server = _smtp_server()
+    yield server
     controller.stop()

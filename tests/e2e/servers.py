@@ -1,0 +1,100 @@
+"""Starts the real action server and Rasa server as subprocesses for a test."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+RASA = str(Path(sys.executable).parent / "rasa")
+MODEL = ROOT / "models" / "current.tar.gz"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, log: Path, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} died:\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(url, timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} not up after {seconds}s:\n{log.read_text()[-3000:]}")
+
+
+class Bot:
+    """The action server and the Rasa server, talking over HTTP like in production."""
+
+    def __init__(self, workdir: Path, env: dict, endpoints: str):
+        self.workdir = workdir
+        self.env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
+                    "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "PYTHONPATH": str(ROOT), **env}
+        self.actions_port = free_port()
+        self.rasa_port = free_port()
+        self.endpoints = workdir / "endpoints.yml"
+        self.endpoints.write_text(endpoints.replace("{actions_port}", str(self.actions_port)))
+        self.processes = []
+        self.logs = {}
+
+    def _start(self, name: str, args: list) -> subprocess.Popen:
+        log = self.workdir / f"{name}.log"
+        self.logs[name] = log
+        process = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log.open("w"),
+                                   stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        return process
+
+    def start(self) -> "Bot":
+        actions = self._start("actions", [RASA, "run", "actions", "--port", str(self.actions_port),
+                                          "--actions", "actions"])
+        rasa = self._start("rasa", [RASA, "run", "--model", str(MODEL), "--endpoints",
+                                    str(self.endpoints), "--credentials", "credentials.yml",
+                                    "--port", str(self.rasa_port), "--enable-api"])
+        wait_for(f"http://127.0.0.1:{self.actions_port}/health", actions, self.logs["actions"])
+        wait_for(f"http://127.0.0.1:{self.rasa_port}/status", rasa, self.logs["rasa"])
+        return self
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def say(self, sender: str, message: str) -> list:
+        reply = requests.post(f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/webhook",
+                              json={"sender": sender, "message": message}, timeout=60)
+        reply.raise_for_status()
+        return reply.json()
+
+    def tracker(self, sender: str) -> dict:
+        reply = requests.get(f"http://127.0.0.1:{self.rasa_port}/conversations/{sender}/tracker",
+                             timeout=30)
+        reply.raise_for_status()
+        return reply.json()
+
+    def all_logs(self) -> str:
+        return "\n".join(path.read_text() for path in self.logs.values())
+
+
+def texts(replies: list) -> str:
+    return "\n".join(reply.get("text", "") for reply in replies)
+
+
+def payloads(replies: list) -> list:
+    return [button["payload"] for reply in replies for button in reply.get("buttons", [])]

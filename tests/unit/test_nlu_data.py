@@ -1,0 +1,38 @@
+"""The training data, the domain and the data files agree with each other."""
+from collections import Counter
+from pathlib import Path
+
+import yaml
+from rasa.shared.nlu.training_data.loading import load_data
+
+from buzon.cases import routing
+from scripts.generate_lookups import TARGET, render
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
+
+
+def training_examples():
+    data = load_data(str(ROOT / "data" / "nlu"))
+    return [(m.get("intent"), m.get("text")) for m in data.intent_examples]
+
+
+def test_lookup_tables_are_generated_from_the_territorial_list():
+    assert TARGET.read_text(encoding="utf-8") == render(), "run scripts/generate_lookups.py"
+
+
+def test_every_category_of_the_routing_table_is_an_intent_and_back():
+    category_intents = {i for i in DOMAIN["intents"] if i.startswith(("queja_", "denuncia_"))}
+    assert category_intents == set(routing.categories())
+    assert len(routing.categories("queja")) == 7 and len(routing.categories("denuncia")) == 5
+
+
+def test_every_intent_has_training_examples_and_no_example_is_in_two_intents():
+    examples = training_examples()
+    counts = Counter(intent for intent, _ in examples)
+    for intent in DOMAIN["intents"]:
+        assert counts[intent] >= 15, f"{intent} has only {counts[intent]} examples"
+    owners = {}
+    for intent, text in examples:
+        key = " ".join(text.lower().split())
+        assert owners.setdefault(key, intent) == intent, f"'{text}' is in {owners[key]} and {intent}"
