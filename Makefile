@@ -57,7 +57,7 @@ shell: $(MODEL) migrate
 	@scripts/run.sh shell
 
 test-unit: $(STAMP) data/nlu/lookups.yml
-	$(PY) -m pytest -q tests/unit tests/actions buzon actions
+	$(PY) -m pytest -q tests/unit tests/actions buzon actions persistence
 
 test-conversations: $(MODEL)
 	$(RASA) test core --model $(MODEL) --stories tests/conversations --out results/conversations --fail-on-prediction-errors

@@ -32,7 +32,7 @@ EMBEDDED_ENDPOINTS = """
 action_endpoint:
   url: "http://127.0.0.1:{actions_port}/webhook"
 tracker_store:
-  type: SQL
+  type: persistence.encrypted_tracker_store.EncryptedSQLTrackerStore
   dialect: sqlite
   db: %s
 """
@@ -60,6 +60,8 @@ def bot(request, tmp_path_factory, module_smtp_server):
         server.env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{server.actions_port}/webhook"
     db.migrate(env["DATABASE_URL"])
     server.profile = request.param
+    tracker_url = env["DATABASE_URL"] if request.param == "production" else f"sqlite:///{tmp_path / 'tracker.db'}"
+    server.tracker_engine = lambda: db.make_engine(tracker_url)
     server.mailbox = mailbox
     server.store = CaseStore(db.make_engine(env["DATABASE_URL"]), crypto.FieldCipher(key))
     server.start()
@@ -173,6 +175,13 @@ def test_citizens_register_a_queja_and_a_denuncia_and_look_them_up(bot):
     unknown = texts(bot.say(asker, queja_case["key"]))
     assert wrong_key == unknown and "No encontramos un caso con esos datos" in unknown
 
+    # --- the conversation history is encrypted too ----------------------------------
+    with bot.tracker_engine().connect() as connection:
+        history = " ".join(str(row) for row in connection.execute(text("SELECT * FROM events")))
+    assert "action_finish_case" in history  # the table is the one Rasa wrote to
+    for secret in (CEDULA, "981234567", EMAIL, "Garzota", "cardiologo"):
+        assert secret not in history
+
     # --- nothing personal in any server log ------------------------------------------
     logs = bot.all_logs()
     for secret in (CEDULA, "981234567", EMAIL, "Garzota"):
@@ -202,15 +211,10 @@ def test_each_profile_keeps_conversations_where_it_says(bot):
     bot.say(sender, "hola")
     if bot.profile == "production":
         assert _redis_set_calls() > sets_before, "the Redis lock store was not used"
-        with db.make_engine(bot.env["DATABASE_URL"]).connect() as connection:
-            stored = connection.execute(
-                text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": sender}
-            ).scalar()
-    else:
-        with db.make_engine(f"sqlite:///{bot.workdir / 'tracker.db'}").connect() as connection:
-            stored = connection.execute(
-                text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": sender}
-            ).scalar()
+    with bot.tracker_engine().connect() as connection:
+        stored = connection.execute(
+            text("SELECT count(*) FROM events WHERE sender_id = :s"), {"s": sender}
+        ).scalar()
     assert stored > 0
 
 

@@ -1,0 +1,1 @@
+"""Rasa storage components of this project (loaded by module path from endpoints)."""
