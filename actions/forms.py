@@ -21,8 +21,8 @@ from buzon.clock import utcnow
 from buzon.validation import Invalid, cedula, email, phone, text
 
 MAX_FAILURES = 3
-# Fields the citizen types; an "ok" there just means "ask me again".
-TYPED_FIELDS = {"cedula", "phone", "email", "province", "canton", "address"}
+# Fields the citizen types; an "ok" there ("Intentar otra vez") means "ask me again".
+RETRYABLE = {"cedula", "phone", "email", "province", "canton", "address", "description"}
 
 
 def latest_intent(tracker: Tracker) -> Optional[str]:
@@ -42,7 +42,10 @@ def refuse(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str,
         response=f"utter_invalid_{reason}", **{k: _spoken(v) for k, v in details.items()}
     )
     if failures[slot] % MAX_FAILURES == 0:
-        dispatcher.utter_message(response="utter_offer_continue_or_stop")
+        # Typed fields get "Intentar otra vez" / "Terminar" buttons; where the
+        # answer is itself a button (consent, category…) only the way out is added.
+        offer = "utter_offer_continue_or_stop" if slot in RETRYABLE else "utter_offer_stop"
+        dispatcher.utter_message(response=offer)
     return {slot: None, "failed_attempts": failures}
 
 
@@ -70,7 +73,7 @@ class ValidateCasoForm(FormValidationAction):
 
     async def run(self, dispatcher, tracker, domain):
         slot = tracker.get_slot("requested_slot")
-        if slot in TYPED_FIELDS and latest_intent(tracker) == "affirm":
+        if slot in RETRYABLE and latest_intent(tracker) == "affirm":
             # "Intentar otra vez" after repeated failures: ask again, count afresh.
             failures = dict(tracker.get_slot("failed_attempts") or {})
             failures.pop(slot, None)
@@ -149,8 +152,10 @@ class ValidateCasoForm(FormValidationAction):
             described = text.validate_description(written)
         except Invalid as error:
             refused = refuse(dispatcher, tracker, "description", error.reason, **error.details)
-            if start:  # keep what was said so far; the next answer adds to it
-                refused["description_start"] = text.clean(written)
+            if error.reason == "description_too_short" and start:
+                refused["description_start"] = text.clean(written)  # the next answer adds to it
+            elif error.reason == "description_too_long":
+                refused["description_start"] = None  # start afresh with a summary
             return refused
         return accept(tracker, "description", described, description_start=None)
 

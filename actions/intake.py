@@ -35,6 +35,9 @@ class StartCase(Action):
 
     def run(self, dispatcher, tracker, domain):
         kind = KIND_OF_INTENT.get(latest_intent(tracker)) or tracker.get_slot("case_kind")
+        if kind is None:  # e.g. "sí" to a question that was not yes/no: ask the kind
+            dispatcher.utter_message(response="utter_ask_kind")
+            return [FollowupAction("action_listen")]
         category = tracker.get_slot("category")
         if category and routing.kind_of(category) != kind:
             category = None
@@ -64,8 +67,10 @@ class ClassifyReport(Action):
             first, second = ranking[0], ranking[1]
             if (routing.kind_of(first["name"]) != routing.kind_of(second["name"])
                     and first["confidence"] - second["confidence"] < FAMILY_MARGIN):
-                dispatcher.utter_message(response="utter_kind_or_family_unclear")
-                return told + reset(["case_kind", "category", "category_label"])
+                # Asked by a follow-up action, so a "sí" now is no yes to a guess.
+                return told + reset(["case_kind", "category", "category_label"]) + [
+                    FollowupAction("utter_kind_or_family_unclear")
+                ]
         kind = routing.kind_of(category)
         dispatcher.utter_message(
             response="utter_confirm_classification",

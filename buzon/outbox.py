@@ -181,7 +181,7 @@ class Outbox:
                 report.failed += 1
         return report
 
-    def _send(self, message_id: int) -> bool:
+    def _compose(self, message_id: int) -> EmailMessage:
         with self._session() as session:
             row = session.get(OutboxMessage, message_id)
             email = EmailMessage()
@@ -190,8 +190,11 @@ class Outbox:
             email["Subject"] = row.subject
             email["Message-ID"] = make_msgid(idstring=f"caso{row.case_id}m{row.id}", domain="iess.gob.ec")
             email.set_content(self.cipher.decrypt(row.body_enc))
-        try:
-            self.transport.send(email)
+        return email
+
+    def _send(self, message_id: int) -> bool:
+        try:  # a message that cannot even be read (a wrong key) must not stop the others
+            self.transport.send(self._compose(message_id))
         except Exception as error:  # any failure: keep it queued, say only what kind
             with self._session.begin() as session:
                 row = session.get(OutboxMessage, message_id)

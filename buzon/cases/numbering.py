@@ -9,6 +9,8 @@ alphabet without look-alikes, shown in groups of four.
 'IESS-Q-2026-000123'
 >>> parse_case_number(" iess-d-2026-45 ")
 'IESS-D-2026-000045'
+>>> parse_case_number("IESS Q 2026 123")
+'IESS-Q-2026-000123'
 >>> parse_case_number("IESS-X-2026-000001") is None
 True
 >>> key = new_tracking_key()
@@ -36,7 +38,7 @@ def format_case_number(kind: str, year: int, sequence: int) -> str:
 
 def parse_case_number(text: str) -> Optional[str]:
     """The canonical form of a case number a citizen typed, or None."""
-    compact = re.sub(r"\s+", "", text or "").upper().replace("_", "-")
+    compact = re.sub(r"[\s_\-]+", "-", (text or "").strip()).upper()
     match = _NUMBER.match(compact)
     if not match:
         return None

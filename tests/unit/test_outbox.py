@@ -82,3 +82,21 @@ def test_a_message_claimed_by_one_sender_is_not_sent_by_another(engine, cipher, 
         assert box._claim(session, row.id, clock.now)
     box.deliver_due(limit=1000)
     assert not [m for m in mailbox.messages if registration.number in m["Subject"]]
+
+
+def test_an_unreadable_message_does_not_stop_the_others(engine, cipher, smtp_server):
+    from cryptography.fernet import Fernet
+
+    from buzon.crypto import FieldCipher
+
+    host, port, mailbox = smtp_server
+    clock = Clock(datetime(2026, 11, 27, 9, 0))
+    other_key = FieldCipher(Fernet.generate_key().decode())  # e.g. queued before a key change
+    unreadable = CaseStore(engine, other_key, now=clock).register(draft())
+    readable = CaseStore(engine, cipher, now=clock).register(draft())
+    box = outbox.Outbox(engine, cipher, outbox.SmtpTransport(host, port), "x@iess.gob.ec", now=clock)
+    report = box.deliver_due(limit=1000)
+    assert report.failed >= 1
+    assert [m for m in mailbox.messages if readable.number in m["Subject"]]
+    [row] = pending(engine, unreadable.number)
+    assert row.status == "pending" and row.last_error == "InvalidToken"

@@ -1,0 +1,270 @@
+"""Starting, classifying, finishing, cancelling and explaining a case registration."""
+import email
+import time
+from datetime import datetime
+from email import policy
+
+import pytest
+
+from actions.intake import (
+    Cancel,
+    ClassifyReport,
+    ExplainStep,
+    FinishCase,
+    RejectClassification,
+    StartCase,
+)
+from actions.slots import CASE_SLOTS, LOOKUP_SLOTS
+from buzon.cases import routing
+from buzon.cases.store import CaseStore
+from tests.actions.helpers import CASE, CEDULA, DOMAIN, make_tracker, run_action, slots
+
+ENCRYPTED = ("cedula", "phone", "email", "address", "description")
+STORY = "En el dispensario de Quevedo llevo dos meses esperando un turno para el pediatra."
+
+
+def act(action, given=None, **tracker_options):
+    return run_action(action, make_tracker(slots(given), **tracker_options))
+
+
+# --- action_start_case -------------------------------------------------------------
+
+
+def test_menu_choice_sets_the_kind_and_empties_stale_personal_data():
+    stale = {**CASE, "confirmation": "yes", "failed_attempts": {"cedula": 2}}
+    outcome = act(StartCase(), stale, intent="registrar_denuncia", text="/registrar_denuncia")
+    assert outcome.responses == ["utter_start_denuncia"]
+    assert outcome.slots["case_kind"] == "denuncia"
+    kept = {"case_kind", "category", "category_label", "description_start"}
+    assert {s: outcome.slots[s] for s in CASE_SLOTS if s not in kept} == dict.fromkeys(
+        s for s in CASE_SLOTS if s not in kept)
+
+
+def test_start_keeps_a_category_of_the_same_kind_and_the_story_told():
+    told = {"case_kind": "queja", "category": "queja_turnos",
+            "category_label": "problemas con turnos o citas", "description_start": STORY}
+    outcome = act(StartCase(), told, intent="registrar_queja", text="/registrar_queja")
+    assert outcome.responses == ["utter_start_queja"]
+    assert {s: outcome.slots[s] for s in told} == told
+
+
+def test_start_drops_a_category_of_the_other_kind():
+    told = {"case_kind": "denuncia", "category": "denuncia_coima",
+            "category_label": "pedido de dinero (coima)", "description_start": STORY}
+    outcome = act(StartCase(), told, intent="registrar_queja", text="/registrar_queja")
+    assert outcome.slots["case_kind"] == "queja"
+    assert outcome.slots["category"] is None and outcome.slots["category_label"] is None
+    assert outcome.slots["description_start"] == STORY
+
+
+def test_accepting_the_classification_starts_a_case_of_its_kind():
+    told = {"case_kind": "denuncia", "category": "denuncia_coima",
+            "category_label": "pedido de dinero (coima)", "description_start": STORY}
+    outcome = act(StartCase(), told, intent="affirm", text="sí")
+    assert outcome.responses == ["utter_start_denuncia"]
+    assert {s: outcome.slots[s] for s in told} == told
+
+
+def test_yes_to_an_unclear_classification_does_not_start_a_case_without_a_kind():
+    unclear = classify("queja_administrativa",
+                       [("queja_administrativa", 0.48), ("denuncia_coima", 0.41)])
+    assert asks_the_kind_by_followup(unclear)
+    outcome = act(StartCase(), unclear.slots, intent="affirm", text="sí")
+    asked_the_kind = "utter_ask_kind" in outcome.responses
+    assert outcome.slots["case_kind"] in ("queja", "denuncia") or asked_the_kind
+
+
+# --- action_classify_report / action_reject_classification -------------------------
+
+
+def classify(intent, ranking, text=STORY):
+    ranking = [{"name": name, "confidence": confidence} for name, confidence in ranking]
+    return act(ClassifyReport(), intent=intent, confidence=ranking[0]["confidence"],
+               ranking=ranking, text=text)
+
+
+def test_a_story_is_classified_and_the_guess_confirmed():
+    outcome = classify("queja_turnos", [("queja_turnos", 0.91), ("queja_tiempo_espera", 0.05),
+                                        ("denuncia_coima", 0.02)])
+    message = outcome.sent("utter_confirm_classification")
+    assert (message["kind_label"], message["category_label"]) == (
+        "queja", "problemas con turnos o citas")
+    assert outcome.changes == {
+        "description_start": STORY,
+        "case_kind": "queja",
+        "category": "queja_turnos",
+        "category_label": "problemas con turnos o citas",
+    }
+
+
+def asks_the_kind_by_followup(outcome) -> bool:
+    """The question is a follow-up action, so the rule for "yes to the guess" cannot match."""
+    followups = [e["name"] for e in outcome.events if e.get("event") == "followup"]
+    return outcome.responses == [] and followups == ["utter_kind_or_family_unclear"]
+
+
+def test_two_close_categories_of_the_same_kind_are_not_unclear():
+    outcome = classify("queja_turnos", [("queja_turnos", 0.45), ("queja_tiempo_espera", 0.40)])
+    assert outcome.responses == ["utter_confirm_classification"]
+    assert outcome.slots["category"] == "queja_turnos"
+
+
+def test_two_close_categories_of_different_kinds_ask_queja_or_denuncia():
+    outcome = classify("queja_administrativa",
+                       [("queja_administrativa", 0.48), ("denuncia_coima", 0.41), ("greet", 0.05)])
+    assert asks_the_kind_by_followup(outcome)
+    assert outcome.changes == {"description_start": STORY, "case_kind": None, "category": None,
+                               "category_label": None}
+
+
+def test_different_kinds_far_apart_are_not_unclear():
+    outcome = classify("denuncia_coima", [("denuncia_coima", 0.8), ("queja_administrativa", 0.3)])
+    assert outcome.responses == ["utter_confirm_classification"]
+    assert outcome.slots["case_kind"] == "denuncia"
+
+
+def test_intents_that_are_not_categories_do_not_count_as_a_kind():
+    outcome = classify("queja_turnos", [("queja_turnos", 0.50), ("affirm", 0.45),
+                                        ("denuncia_coima", 0.25)])
+    assert outcome.responses == ["utter_confirm_classification"]
+
+
+def test_rejecting_the_classification_keeps_the_story_and_asks_the_kind():
+    told = {"case_kind": "queja", "category": "queja_turnos",
+            "category_label": "problemas con turnos o citas", "description_start": STORY}
+    outcome = act(RejectClassification(), told, intent="deny", text="no")
+    assert outcome.responses == ["utter_ask_kind"]
+    assert outcome.changes == {"case_kind": None, "category": None, "category_label": None}
+    assert outcome.slots["description_start"] == STORY
+
+
+# --- action_finish_case ------------------------------------------------------------
+
+
+def finish(given, **options):
+    options.setdefault("intent", "affirm")
+    return act(FinishCase(), given, **options)
+
+
+def confirmed(kind="queja", category="queja_turnos"):
+    return {**CASE, "case_kind": kind, "category": category,
+            "category_label": routing.label_of(category), "confirmation": "yes",
+            "failed_attempts": {}}
+
+
+def wait_for_mail(folder, number, seconds=10.0):
+    """The .eml written for case ``number`` (delivery runs in a worker thread)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for path in folder.glob("*.eml"):
+            message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            if number in (message["Subject"] or ""):
+                return message
+        time.sleep(0.05)
+    raise AssertionError(f"no e-mail for {number} in {folder}")
+
+
+def test_refused_consent_forgets_everything():
+    outcome = finish({"case_kind": "queja", "description_start": STORY, "consent": False},
+                     intent="deny")
+    assert outcome.responses == ["utter_consent_refused"]
+    assert outcome.changes == dict.fromkeys(CASE_SLOTS)
+
+
+def test_nothing_happens_before_the_summary_is_confirmed():
+    outcome = finish({**confirmed(), "confirmation": None})
+    assert outcome.responses == [] and outcome.events == []
+
+
+@pytest.mark.parametrize("kind, category, channel", [
+    ("queja", "queja_turnos", None),
+    ("denuncia", "denuncia_coima", "socketio"),
+])
+def test_a_confirmed_case_is_stored_and_its_number_and_key_given(
+        live_services, tmp_path, kind, category, channel):
+    outcome = finish(confirmed(kind, category), input_channel=channel)
+
+    assert outcome.responses == ["utter_case_registered", f"utter_case_registered_{kind}_note"]
+    told = outcome.sent("utter_case_registered")
+    assert told["kind_label"] == kind
+    assert told["area_name"] == routing.route(category, CASE["description"]).name
+    stored = live_services.store().reveal(told["number"])
+    assert stored is not None and stored["status"] == "registrado"
+    assert {k: stored[k] for k in ENCRYPTED} == {k: CASE[k] for k in ENCRYPTED}
+    assert (stored["kind"], stored["category"]) == (kind, category)
+    assert (stored["province_code"], stored["canton_code"]) == ("09", "0901")
+    assert stored["evidence"] == CASE["evidence"]
+    assert stored["consent_version"] == CASE["consent_version"]
+    assert stored["consent_at"] == datetime.fromisoformat(CASE["consent_at"])
+    assert stored["channel"] == (channel or "rest")
+    assert live_services.store().status(told["number"], told["tracking_key"]) is not None
+
+    assert outcome.changes == dict.fromkeys(CASE_SLOTS)
+
+    mail = wait_for_mail(tmp_path / "mail", told["number"])
+    assert mail["To"] == CASE["email"]
+    assert told["tracking_key"] in mail.get_content()
+
+
+def test_a_store_failure_keeps_the_data_and_returns_to_the_form(live_services, tmp_path,
+                                                                monkeypatch, caplog):
+    def broken(self, draft):
+        raise RuntimeError(f"connection lost while storing {draft.cedula}")
+
+    monkeypatch.setattr(CaseStore, "register", broken)
+    outcome = finish(confirmed())
+    assert outcome.responses == ["utter_case_not_registered"]
+    assert {"event": "followup", "name": "caso_form"} in [
+        {k: e[k] for k in ("event", "name")} for e in outcome.events if e["event"] == "followup"]
+    assert outcome.changes == {"confirmation": None}
+    assert {s: outcome.slots[s] for s in CASE} == CASE
+    assert CEDULA not in caplog.text  # only the kind of error is logged
+    assert not list(tmp_path.glob("mail/*.eml"))
+
+
+# --- action_cancel -----------------------------------------------------------------
+
+
+def cancel(given=None, **options):
+    return act(Cancel(), given, intent="cancelar", text="cancelar", **options)
+
+
+DEACTIVATED = [{"event": "action", "name": "action_deactivate_loop"},
+               {"event": "active_loop", "name": None}]
+
+
+@pytest.mark.parametrize("given, after_user", [
+    pytest.param({"case_kind": "queja", "consent": True, "cedula": CEDULA}, DEACTIVATED,
+                 id="case_data"),
+    pytest.param({"description_start": STORY}, [], id="story_told"),
+    pytest.param({"lookup_case_number": "IESS-Q-2026-000045"}, [], id="lookup"),
+    pytest.param({}, DEACTIVATED, id="form_just_started"),
+])
+def test_cancel_with_something_in_progress_discards_it(given, after_user):
+    outcome = cancel(given, after_user=after_user)
+    assert outcome.responses == ["utter_case_discarded"]
+    assert outcome.changes == dict.fromkeys(CASE_SLOTS + LOOKUP_SLOTS)
+
+
+def test_cancel_with_nothing_in_progress_says_so():
+    outcome = cancel(history=DEACTIVATED)  # a form ended in an earlier turn
+    assert outcome.responses == ["utter_nothing_to_cancel"]
+
+
+# --- action_explain_step -----------------------------------------------------------
+
+FORM_SLOTS = [*DOMAIN["forms"]["caso_form"]["required_slots"],
+              *DOMAIN["forms"]["estado_form"]["required_slots"]]
+
+
+@pytest.mark.parametrize("slot", FORM_SLOTS)
+def test_help_explains_the_question_being_asked(slot):
+    outcome = act(ExplainStep(), {"requested_slot": slot}, intent="ayuda", text="¿para qué?")
+    assert outcome.responses == [f"utter_help_{slot}"]
+    assert outcome.events == []
+
+
+@pytest.mark.parametrize("requested", [None, "failed_attempts"])
+def test_help_with_no_question_to_explain_says_what_can_be_reported(requested):
+    outcome = act(ExplainStep(), {"requested_slot": requested}, intent="ayuda", text="ayuda")
+    assert outcome.responses == ["utter_what_can_i_report"]
