@@ -33,8 +33,6 @@ buzon.validation.Invalid: cedula_third_digit
 Traceback (most recent call last):
     ...
 buzon.validation.Invalid: cedula_check_digit
->>> mask('1700000001')
-'******0001'
 """
 
 from __future__ import annotations
@@ -87,17 +85,3 @@ def validate(text: str) -> str:
     except ValidationError:
         # Format, length, province and third digit were checked above.
         raise Invalid('cedula_check_digit') from None
-
-
-def mask(cedula: str) -> str:
-    """Hide all but the last 4 digits, for summaries read back to the citizen.
-
-    >>> mask('0912345675')
-    '******5675'
-    >>> mask('123')
-    '***'
-    """
-    number = compact(cedula)
-    if len(number) <= 4:
-        return '*' * len(number)
-    return '*' * (len(number) - 4) + number[-4:]

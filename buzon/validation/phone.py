@@ -25,8 +25,6 @@ buzon.validation.Invalid: phone_foreign
 Traceback (most recent call last):
     ...
 buzon.validation.Invalid: phone_not_digits
->>> mask('+593987654321')
-'+*********321'
 """
 
 from __future__ import annotations
@@ -82,16 +80,3 @@ def validate(text: str) -> str:
     if not valid or phonenumbers.number_type(parsed) not in _ACCEPTED_TYPES:
         raise Invalid('phone_invalid')
     return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
-
-
-def mask(e164: str) -> str:
-    """Hide all but the last 3 digits, keeping the leading ``+``.
-
-    >>> mask('+59323945666')
-    '+********666'
-    """
-    digits = ''.join(char for char in e164 if char.isdigit())
-    prefix = '+' if e164.strip().startswith('+') else ''
-    if len(digits) <= 3:
-        return prefix + '*' * len(digits)
-    return prefix + '*' * (len(digits) - 3) + digits[-3:]

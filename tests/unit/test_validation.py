@@ -132,19 +132,6 @@ def test_refusal_is_a_value_error_carrying_the_reason():
     assert str(error) == 'cedula_not_digits'
 
 
-def test_masked_cedula_shows_only_last_four_digits():
-    assert cedula.mask(VALID_CEDULA) == '******' + VALID_CEDULA[-4:]
-
-
-def test_masking_a_formatted_cedula_hides_the_same_digits():
-    assert cedula.mask(f'{VALID_CEDULA[:9]}-{VALID_CEDULA[9]}') == cedula.mask(VALID_CEDULA)
-
-
-@pytest.mark.parametrize('short', ['', '12', '1234'])
-def test_masking_a_very_short_value_hides_everything(short):
-    assert cedula.mask(short) == '*' * len(short)
-
-
 # --- phone --------------------------------------------------------------
 
 
@@ -221,14 +208,6 @@ def test_phone_that_is_not_a_valid_ecuadorian_number_is_refused(typed):
 )
 def test_valid_foreign_phone_is_refused_as_foreign(typed):
     assert refusal(phone.validate, typed).reason == 'phone_foreign'
-
-
-def test_masked_phone_shows_only_last_three_digits():
-    assert phone.mask('+593987654321') == '+*********321'
-
-
-def test_masked_landline_keeps_its_length():
-    assert phone.mask('+59323945666') == '+********666'
 
 
 # --- e-mail -------------------------------------------------------------
