@@ -49,6 +49,14 @@ def refuse(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str,
     return {slot: None, "failed_attempts": failures}
 
 
+def checked(dispatcher, tracker, slot: str, validator, value) -> Dict[Text, Any]:
+    """The validator's normalised value in ``slot``, or its refusal."""
+    try:
+        return accept(tracker, slot, validator(value))
+    except Invalid as error:
+        return refuse(dispatcher, tracker, slot, error.reason, **error.details)
+
+
 def skip_empty(validate):
     """Slots emptied on purpose (a fresh start, a correction) need no validation."""
 
@@ -93,24 +101,15 @@ class ValidateCasoForm(FormValidationAction):
 
     @skip_empty
     def validate_cedula(self, value, dispatcher, tracker, domain):
-        try:
-            return accept(tracker, "cedula", cedula.validate(value))
-        except Invalid as error:
-            return refuse(dispatcher, tracker, "cedula", error.reason, **error.details)
+        return checked(dispatcher, tracker, "cedula", cedula.validate, value)
 
     @skip_empty
     def validate_phone(self, value, dispatcher, tracker, domain):
-        try:
-            return accept(tracker, "phone", phone.validate(value))
-        except Invalid as error:
-            return refuse(dispatcher, tracker, "phone", error.reason, **error.details)
+        return checked(dispatcher, tracker, "phone", phone.validate, value)
 
     @skip_empty
     def validate_email(self, value, dispatcher, tracker, domain):
-        try:
-            return accept(tracker, "email", email.validate(value))
-        except Invalid as error:
-            return refuse(dispatcher, tracker, "email", error.reason, **error.details)
+        return checked(dispatcher, tracker, "email", email.validate, value)
 
     @skip_empty
     def validate_province(self, value, dispatcher, tracker, domain):
@@ -134,10 +133,7 @@ class ValidateCasoForm(FormValidationAction):
 
     @skip_empty
     def validate_address(self, value, dispatcher, tracker, domain):
-        try:
-            return accept(tracker, "address", text.validate_address(value))
-        except Invalid as error:
-            return refuse(dispatcher, tracker, "address", error.reason, **error.details)
+        return checked(dispatcher, tracker, "address", text.validate_address, value)
 
     @skip_empty
     def validate_description(self, value, dispatcher, tracker, domain):

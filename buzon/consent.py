@@ -9,12 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
-import yaml
-
-SOURCE = Path(__file__).resolve().parent / "data" / "consent.yml"
-
+from buzon import datafiles
 
 @dataclass(frozen=True)
 class ConsentText:
@@ -24,6 +20,5 @@ class ConsentText:
 
 @lru_cache(maxsize=1)
 def current() -> ConsentText:
-    with SOURCE.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+    data = datafiles.load("consent.yml")
     return ConsentText(version=str(data["version"]), text=data["text"].strip())

@@ -17,14 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Optional, Protocol
 
-import yaml
 from sqlalchemy import select, update
 
-from buzon import crypto, settings as settings_module
+from buzon import crypto, datafiles, settings as settings_module
 from buzon.cases import routing
 from buzon.cases.models import OutboxMessage
 from buzon.clock import ecuador_time_text, utcnow
@@ -32,21 +30,14 @@ from buzon.db import make_engine, session_factory
 
 logger = logging.getLogger(__name__)
 
-TEMPLATE = Path(__file__).resolve().parent / "data" / "confirmation_email.yml"
 PENDING, SENT = "pending", "sent"
 LEASE = timedelta(minutes=2)
 MAX_DELAY = timedelta(hours=1)
 
 
-@lru_cache(maxsize=1)
-def _template() -> dict:
-    with TEMPLATE.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
-
-
 def compose_confirmation(kind: str, category: str, registration, registered_at: datetime):
     """Subject and body of the confirmation e-mail for a new case."""
-    template = _template()
+    template = datafiles.load("confirmation_email.yml")
     values = {
         "kind_label": template["kind_labels"][kind],
         "kind_note": template["kind_notes"][kind],

@@ -19,15 +19,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Dict, List
 
-import yaml
 from unidecode import unidecode
 
-TABLE = Path(__file__).resolve().parent.parent / "data" / "routing.yml"
-
+from buzon import datafiles
 
 @dataclass(frozen=True)
 class Area:
@@ -35,10 +31,8 @@ class Area:
     name: str
 
 
-@lru_cache(maxsize=1)
 def _table() -> dict:
-    with TABLE.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    return datafiles.load("routing.yml")
 
 
 def categories(kind: str = None) -> List[str]:
