@@ -36,3 +36,29 @@ def test_every_intent_has_training_examples_and_no_example_is_in_two_intents():
     for intent, text in examples:
         key = " ".join(text.lower().split())
         assert owners.setdefault(key, intent) == intent, f"'{text}' is in {owners[key]} and {intent}"
+
+
+def _plain(text: str) -> str:
+    from unidecode import unidecode
+
+    return " ".join("".join(c for c in unidecode(text).lower() if c.isalnum() or c.isspace()).split())
+
+
+def test_no_held_out_message_is_in_the_training_data_or_a_near_copy_of_one():
+    from rapidfuzz import fuzz, process
+
+    training = [_plain(text) for _, text in training_examples()]
+    held_out = load_data(str(ROOT / "tests" / "nlu" / "test_set.yml")).intent_examples
+    assert len(held_out) >= 10 * len(DOMAIN["intents"]) // 2
+    for message in held_out:
+        text = _plain(message.get("text"))
+        assert text not in training, f"'{message.get('text')}' is also training data"
+        if len(text.split()) >= 4:  # short answers ("si", "no gracias") repeat by nature
+            match = process.extractOne(text, training, scorer=fuzz.ratio, score_cutoff=90)
+            assert match is None, f"'{message.get('text')}' is a near copy of '{match[0]}'"
+
+
+def test_the_held_out_set_has_ten_messages_per_intent():
+    counts = Counter(m.get("intent") for m in load_data(str(ROOT / "tests" / "nlu" / "test_set.yml")).intent_examples)
+    assert {i for i in DOMAIN["intents"]} <= set(counts)
+    assert min(counts[i] for i in DOMAIN["intents"]) >= 10
