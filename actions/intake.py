@@ -84,6 +84,25 @@ class ClassifyReport(Action):
         ]
 
 
+class HandleUnclear(Action):
+    """Low NLU confidence: for what looks like a case, ask queja or denuncia."""
+
+    def name(self) -> Text:
+        return "action_handle_unclear"
+
+    def run(self, dispatcher, tracker, domain):
+        ranking = [r.get("name") for r in tracker.latest_message.get("intent_ranking", [])]
+        best = next((name for name in ranking if name != "nlu_fallback"), None)
+        if best in CATEGORY_INTENTS:
+            dispatcher.utter_message(response="utter_kind_or_family_unclear")
+            return [SlotSet("description_start", tracker.latest_message.get("text"))]
+        if best in KIND_OF_INTENT:
+            dispatcher.utter_message(response="utter_kind_or_family_unclear")
+            return []
+        dispatcher.utter_message(response="utter_default")
+        return []
+
+
 class RejectClassification(Action):
     """The guess was wrong: forget it, keep the story, offer both kinds."""
 

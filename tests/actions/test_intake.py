@@ -9,6 +9,7 @@ import pytest
 from actions.intake import (
     Cancel,
     ClassifyReport,
+    HandleUnclear,
     ExplainStep,
     FinishCase,
     RejectClassification,
@@ -268,3 +269,29 @@ def test_help_explains_the_question_being_asked(slot):
 def test_help_with_no_question_to_explain_says_what_can_be_reported(requested):
     outcome = act(ExplainStep(), {"requested_slot": requested}, intent="ayuda", text="ayuda")
     assert outcome.responses == ["utter_what_can_i_report"]
+
+
+# --- action_handle_unclear -----------------------------------------------------------
+
+
+def unclear_message(ranking, text=STORY):
+    ranking = [{"name": name, "confidence": confidence} for name, confidence in ranking]
+    return act(HandleUnclear(), intent="nlu_fallback", confidence=ranking[0]["confidence"],
+               ranking=ranking, text=text)
+
+
+def test_an_unsure_story_asks_queja_or_denuncia_and_keeps_the_story():
+    outcome = unclear_message([("nlu_fallback", 0.4), ("denuncia_coima", 0.35), ("queja_turnos", 0.3)])
+    assert outcome.responses == ["utter_kind_or_family_unclear"]
+    assert outcome.changes == {"description_start": STORY}
+
+
+def test_an_unsure_request_to_register_asks_the_kind():
+    outcome = unclear_message([("nlu_fallback", 0.4), ("registrar_queja", 0.33)], text="quiero reportar")
+    assert outcome.responses == ["utter_kind_or_family_unclear"]
+    assert outcome.changes == {}
+
+
+def test_an_unsure_message_about_something_else_gets_the_menu():
+    outcome = unclear_message([("nlu_fallback", 0.4), ("out_of_scope", 0.3)], text="y el partido?")
+    assert outcome.responses == ["utter_default"]
