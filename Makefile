@@ -13,8 +13,11 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONPATH := $(CURDIR)
+# credentials.yml reads these; empty (the default) switches the WhatsApp channel off.
+WHATSAPP_VARS := WHATSAPP_VERIFY_TOKEN WHATSAPP_APP_SECRET WHATSAPP_ACCESS_TOKEN WHATSAPP_PHONE_NUMBER_ID WHATSAPP_API_URL
+$(foreach var,$(WHATSAPP_VARS),$(eval export $(var) ?=))
 
-.PHONY: help install run shell train migrate validate test test-unit nlu-report nlu-compare test-nlu test-conversations test-e2e clean
+.PHONY: help install run shell train migrate validate test test-unit nlu-report nlu-compare test-nlu test-conversations test-e2e test-web web-install browser clean
 
 help:
 	@echo "make run    - set up, train when needed and start the bot (http://localhost:5005)"
@@ -35,6 +38,19 @@ $(STAMP): requirements.txt constraints.txt scripts/find-python.sh
 
 install: $(STAMP)
 
+# The web page's chat widget (rasa-webchat from npm), served by the Rasa server.
+WEB_DEPS := web/node_modules/.package-lock.json
+$(WEB_DEPS): web/package.json web/package-lock.json
+	cd web && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+web-install: $(WEB_DEPS)
+
+# Debian's Chromium and its driver, for the browser tests (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get update && apt-get install -y chromium chromium-driver)
+
 data/nlu/lookups.yml: buzon/data/dpa.csv buzon/data/dpa_aliases.csv buzon/territory.py scripts/generate_lookups.py | $(STAMP)
 	$(PY) scripts/generate_lookups.py
 
@@ -52,20 +68,23 @@ migrate: $(STAMP)
 validate: $(STAMP) data/nlu/lookups.yml
 	$(PY) scripts/validate_data.py
 
-run: $(MODEL) migrate
+run: $(MODEL) migrate $(WEB_DEPS)
 	@scripts/run.sh
 
 shell: $(MODEL) migrate
 	@scripts/run.sh shell
 
 test-unit: $(STAMP) data/nlu/lookups.yml
-	$(PY) -m pytest -q tests/unit tests/actions buzon actions persistence
+	$(PY) -m pytest -q tests/unit tests/actions buzon actions persistence channels
 
 test-conversations: $(MODEL)
 	$(RASA) test core --model $(MODEL) --stories tests/conversations --out results/conversations --fail-on-prediction-errors
 
 test-e2e: $(MODEL)
 	$(PY) -m pytest -q tests/e2e
+
+test-web: $(MODEL) $(WEB_DEPS) browser
+	$(PY) -m pytest -q tests/web
 
 # The NLU of the trained model scored on the held-out set (results/nlu/); its
 # last line gives accuracy, macro-F1 and family accuracy.
@@ -80,7 +99,7 @@ nlu-compare: $(STAMP) data/nlu/lookups.yml
 test-nlu: nlu-report
 	$(PY) -m pytest -q -o addopts="" tests/nlu
 
-test: validate test-unit test-nlu test-conversations test-e2e
+test: validate test-unit test-nlu test-conversations test-e2e test-web
 	@echo "make test: all parts passed"
 
 clean:

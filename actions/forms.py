@@ -14,8 +14,9 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.slots import CORRECTIONS, EVIDENCE_BY_EMAIL, EVIDENCE_NONE
-from buzon import consent, territory
+from actions import services
+from actions.slots import CORRECTIONS, EVIDENCE_NONE
+from buzon import consent, evidence, territory
 from buzon.cases import numbering, routing
 from buzon.clock import utcnow
 from buzon.validation import Invalid, cedula, email, phone, text
@@ -27,6 +28,12 @@ RETRYABLE = {"cedula", "phone", "email", "province", "canton", "address", "descr
 
 def latest_intent(tracker: Tracker) -> Optional[str]:
     return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def sent_a_file(tracker: Tracker) -> bool:
+    """Whether the latest message is a channel's note about an uploaded file."""
+    return any(e.get("entity") in ("evidence_file", "evidence_error")
+               for e in tracker.latest_message.get("entities", []))
 
 
 def _spoken(value: Any) -> Any:
@@ -81,9 +88,15 @@ class ValidateCasoForm(FormValidationAction):
 
     async def run(self, dispatcher, tracker, domain):
         slot = tracker.get_slot("requested_slot")
-        if slot in RETRYABLE and latest_intent(tracker) == "affirm":
-            # "Intentar otra vez" after repeated failures: ask again, count afresh.
-            failures = dict(tracker.get_slot("failed_attempts") or {})
+        if slot != "evidence" and sent_a_file(tracker):
+            # A file arrived while the form asks something else: not an answer.
+            dispatcher.utter_message(response="utter_invalid_evidence_not_now")
+            return [SlotSet(slot, None)] if slot else []
+        failures = dict(tracker.get_slot("failed_attempts") or {})
+        offered = failures.get(slot, 0) > 0 and failures[slot] % MAX_FAILURES == 0
+        if slot in RETRYABLE and offered and latest_intent(tracker) == "affirm":
+            # "Intentar otra vez" right after the offer: ask again, count afresh.
+            # (Only then: an e-mail or an address can look like a "yes" to the NLU.)
             failures.pop(slot, None)
             return [SlotSet(slot, None), SlotSet("failed_attempts", failures)]
         return await super().run(dispatcher, tracker, domain)
@@ -171,11 +184,27 @@ class ValidateCasoForm(FormValidationAction):
     @skip_empty
     def validate_evidence(self, value, dispatcher, tracker, domain):
         intent = latest_intent(tracker)
+        received = next(tracker.get_latest_entity_values("evidence_file"), None)
+        refused = next(tracker.get_latest_entity_values("evidence_error"), None)
+        if received or refused:  # the channel stored (or refused) a file just now
+            if received:
+                dispatcher.utter_message(response="utter_evidence_received", file_name=received)
+            else:
+                kind = tracker.get_slot("case_kind")
+                dispatcher.utter_message(
+                    response=f"utter_invalid_{refused}",
+                    limit_mb=evidence.limit_for(kind) // evidence.MEGABYTE,
+                    max_files=evidence.MAX_FILES,
+                )
+            return {"evidence": None, "awaiting_evidence": True}
+        if tracker.get_slot("awaiting_evidence") and intent in ("affirm", "deny"):
+            files = len(services.evidence().pending(tracker.sender_id))  # "Listo"
+            label = f"{files} archivo(s)" if files else EVIDENCE_NONE
+            return accept(tracker, "evidence", label, awaiting_evidence=None)
         if intent == "deny":
             return accept(tracker, "evidence", EVIDENCE_NONE)
         if intent == "affirm":
-            dispatcher.utter_message(response="utter_evidence_by_email")
-            return accept(tracker, "evidence", EVIDENCE_BY_EMAIL)
+            return {"evidence": None, "awaiting_evidence": True}
         return refuse(dispatcher, tracker, "evidence", "evidence")
 
     @skip_empty
@@ -230,6 +259,20 @@ class AskDescription(Action):
             dispatcher.utter_message(response="utter_ask_description_more")
         else:
             dispatcher.utter_message(response="utter_ask_description")
+        return []
+
+
+class AskEvidence(Action):
+    def name(self) -> Text:
+        return "action_ask_evidence"
+
+    def run(self, dispatcher, tracker, domain):
+        if tracker.get_slot("awaiting_evidence") and sent_a_file(tracker):
+            dispatcher.utter_message(response="utter_ask_evidence_more")
+        elif tracker.get_slot("awaiting_evidence"):
+            dispatcher.utter_message(response="utter_ask_evidence_upload")
+        else:
+            dispatcher.utter_message(response="utter_ask_evidence")
         return []
 
 

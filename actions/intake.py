@@ -10,7 +10,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
-from actions.forms import latest_intent
+from actions.forms import latest_intent, sent_a_file
 from actions.slots import CASE_SLOTS, LOOKUP_SLOTS
 from buzon.cases import routing
 from buzon.cases.store import CaseDraft
@@ -130,6 +130,7 @@ def _draft(tracker: Tracker) -> CaseDraft:
         channel=tracker.get_latest_input_channel() or services.settings().default_channel,
         consent_version=slot("consent_version"),
         consent_at=datetime.fromisoformat(slot("consent_at")),
+        conversation_id=tracker.sender_id,
     )
 
 
@@ -182,6 +183,19 @@ class Cancel(Action):
             response="utter_case_discarded" if in_progress else "utter_nothing_to_cancel"
         )
         return reset(CASE_SLOTS + LOOKUP_SLOTS)
+
+
+class DataOutsideForm(Action):
+    """Data (or a file) sent when nothing asked for it: say so, show the menu."""
+
+    def name(self) -> Text:
+        return "action_data_outside_form"
+
+    def run(self, dispatcher, tracker, domain):
+        if sent_a_file(tracker):
+            dispatcher.utter_message(response="utter_invalid_evidence_not_now")
+        dispatcher.utter_message(response="utter_menu")
+        return []
 
 
 class ExplainStep(Action):

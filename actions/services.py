@@ -8,6 +8,7 @@ from functools import lru_cache
 from buzon import db, settings as settings_module
 from buzon.cases.store import CaseStore
 from buzon.cases.throttle import LookupThrottleStore
+from buzon.evidence import EvidenceStore
 from buzon.outbox import Outbox
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,12 @@ def settings() -> settings_module.Settings:
 def store() -> CaseStore:
     db.migrate(settings().database_url)
     return CaseStore.from_settings(settings())
+
+
+@lru_cache(maxsize=1)
+def evidence() -> EvidenceStore:
+    case_store = store()
+    return EvidenceStore(case_store.engine, case_store.cipher, settings().evidence_dir)
 
 
 @lru_cache(maxsize=1)

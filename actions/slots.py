@@ -19,6 +19,7 @@ CASE_SLOTS = (
     "address",
     "description",
     "evidence",
+    "awaiting_evidence",
     "confirmation",
     "failed_attempts",
 )
@@ -34,8 +35,7 @@ CORRECTIONS = {
     "address": ("address",),
     "description": ("description", "description_start"),
     "category": ("category", "category_label"),
-    "evidence": ("evidence",),
+    "evidence": ("evidence", "awaiting_evidence"),
 }
 
 EVIDENCE_NONE = "ninguna"
-EVIDENCE_BY_EMAIL = "por correo"

@@ -59,6 +59,12 @@ class FieldCipher:
             return None
         return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
 
+    def encrypt_bytes(self, content: bytes) -> bytes:
+        return self._fernet.encrypt(content)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
+        return self._fernet.decrypt(token)
+
     def keyed_hash(self, purpose: str, value: str) -> str:
         """HMAC-SHA256 of ``value`` under a key reserved for ``purpose``."""
         key = _derive(self._master, f"hash:{purpose}")

@@ -38,6 +38,11 @@ class Settings:
         return self.var_dir / "mail"
 
     @property
+    def evidence_dir(self) -> Path:
+        """Evidence files, encrypted, outside any web root."""
+        return self.var_dir / "evidence"
+
+    @property
     def dev_key_file(self) -> Path:
         return self.var_dir / "case_encryption.key"
 

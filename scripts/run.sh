@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 RASA_PORT=${RASA_PORT:-5005}
+# credentials.yml reads these; empty means WhatsApp is off (its webhook answers 403).
+export WHATSAPP_VERIFY_TOKEN="${WHATSAPP_VERIFY_TOKEN:-}" WHATSAPP_APP_SECRET="${WHATSAPP_APP_SECRET:-}" \
+  WHATSAPP_ACCESS_TOKEN="${WHATSAPP_ACCESS_TOKEN:-}" WHATSAPP_PHONE_NUMBER_ID="${WHATSAPP_PHONE_NUMBER_ID:-}" \
+  WHATSAPP_API_URL="${WHATSAPP_API_URL:-https://graph.facebook.com/v21.0}"
 ACTIONS_PORT=5055  # as in endpoints.yml
 mkdir -p var/log
 
@@ -39,7 +43,7 @@ cat <<MSG
   Hable con el bot por REST:
     curl -s localhost:$RASA_PORT/webhooks/rest/webhook -d '{"sender":"yo","message":"hola"}'
   o en la terminal:  make shell
-  Canal socket.io para un widget web: http://localhost:$RASA_PORT/socket.io
+  Página del buzón (chat y evidencia): http://localhost:$RASA_PORT/webhooks/web/
   Casos: ${DATABASE_URL:-SQLite en var/cases.db} · correos de confirmación $mail
   Registros: var/log/ · Detener: Ctrl-C
 

@@ -82,3 +82,18 @@ class LookupThrottle(Base):
     failures = Column(Integer, nullable=False, default=0)
     blocked_until = Column(DateTime())
     last_failure_at = Column(DateTime())
+
+
+class Evidence(Base):
+    """A file the citizen sent: first of a conversation, then of its case."""
+
+    __tablename__ = "evidence"
+
+    id = Column(Integer, primary_key=True)
+    conversation_hash = Column(String(64), nullable=False, index=True)
+    case_id = Column(Integer, ForeignKey("cases.id"), index=True)
+    kind = Column(String(8), nullable=False)
+    size = Column(Integer, nullable=False)
+    sha256 = Column(String(64), nullable=False)
+    name_enc = Column(Text, nullable=False)
+    created_at = Column(DateTime(), nullable=False)

@@ -14,7 +14,7 @@ from typing import Callable, List, Optional
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from buzon import crypto, outbox
+from buzon import crypto, evidence, outbox
 from buzon.cases import numbering, routing
 from buzon.cases.models import Case, CaseSequence
 from buzon.clock import utcnow
@@ -48,6 +48,7 @@ class CaseDraft:
     channel: str
     consent_version: str
     consent_at: datetime
+    conversation_id: Optional[str] = None  # links the files sent in the conversation
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,10 @@ class CaseStore:
             )
             session.add(case)
             session.flush()
+            if draft.conversation_id:
+                files = evidence.attach_pending(session, self.cipher, draft.conversation_id, case.id)
+                if files:
+                    case.evidence = f"{files} archivo(s)"
             registration = Registration(number, tracking_key, area.name)
             subject, body = outbox.compose_confirmation(
                 kind=draft.kind,

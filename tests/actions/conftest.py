@@ -8,7 +8,8 @@ import pytest
 from actions import services
 from tests.actions.helpers import DOMAIN
 
-SERVICE_FUNCTIONS = (services.settings, services.store, services.throttle, services.outbox)
+SERVICE_FUNCTIONS = (services.settings, services.store, services.throttle, services.outbox,
+                     services.evidence)
 
 
 @pytest.fixture(scope="session")

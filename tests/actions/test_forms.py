@@ -355,10 +355,44 @@ def test_no_evidence():
     assert outcome.slots["evidence"] == "ninguna"
 
 
-def test_evidence_is_sent_by_email():
+def test_yes_to_evidence_waits_for_the_files():
     outcome = caso("evidence", "/affirm", intent="affirm", given={**CASE, "evidence": None})
-    assert outcome.responses == ["utter_evidence_by_email"]
-    assert outcome.slots["evidence"] == "por correo"
+    assert outcome.responses == []
+    assert outcome.slots["evidence"] is None and outcome.slots["awaiting_evidence"] is True
+
+
+AWAITING = {**CASE, "evidence": None, "awaiting_evidence": True}
+
+
+def test_a_stored_file_is_acknowledged_by_name_and_more_can_follow():
+    outcome = caso("evidence", '/inform{"evidence_file":"receta.pdf"}', given=AWAITING,
+                   entities=[{"entity": "evidence_file", "value": "receta.pdf"}])
+    assert outcome.responses == ["utter_evidence_received"]
+    assert outcome.messages[0]["file_name"] == "receta.pdf"
+    assert outcome.slots["evidence"] is None and outcome.slots["awaiting_evidence"] is True
+
+
+@pytest.mark.parametrize("kind, limit", [("queja", 1), ("denuncia", 20)])
+def test_a_refused_file_says_why_with_the_limit_of_the_case_kind(kind, limit):
+    outcome = caso("evidence", '/inform{"evidence_error":"evidence_too_large"}',
+                   given={**AWAITING, "case_kind": kind},
+                   entities=[{"entity": "evidence_error", "value": "evidence_too_large"}])
+    assert outcome.responses == ["utter_invalid_evidence_too_large"]
+    assert outcome.messages[0]["limit_mb"] == limit
+    assert outcome.slots["awaiting_evidence"] is True
+
+
+def test_done_after_uploading_counts_the_files(live_services):
+    from tests import synthetic_files
+
+    live_services.evidence().add("evidence-sender", "queja", "foto.png", synthetic_files.png())
+    outcome = caso("evidence", "/affirm", intent="affirm", given=AWAITING, sender_id="evidence-sender")
+    assert outcome.slots["evidence"] == "1 archivo(s)" and outcome.slots["awaiting_evidence"] is None
+
+
+def test_done_without_any_file_means_no_evidence(live_services):
+    outcome = caso("evidence", "/affirm", intent="affirm", given=AWAITING, sender_id="nobody-sent")
+    assert outcome.slots["evidence"] == "ninguna"
 
 
 # --- confirmation -----------------------------------------------------------------
@@ -372,7 +406,7 @@ def test_confirming_the_summary():
 
 @pytest.mark.parametrize("correction", sorted(CORRECTIONS))
 def test_a_correction_empties_exactly_its_slots(correction):
-    state = {**CASE, "description_start": "Me negaron el turno."}
+    state = {**CASE, "description_start": "Me negaron el turno.", "awaiting_evidence": True}
     outcome = caso("confirmation", f'/inform{{"correction":"{correction}"}}', given=state,
                    entities=[{"entity": "correction", "value": correction}])
     assert outcome.responses == []
@@ -528,3 +562,16 @@ def test_every_form_question_can_be_asked_and_explained(form):
     for slot in DOMAIN["forms"][form]["required_slots"]:
         assert f"utter_ask_{slot}" in responses or f"action_ask_{slot}" in actions, slot
         assert f"utter_help_{slot}" in DOMAIN["responses"]
+
+
+def test_a_file_sent_while_another_question_is_open_is_not_taken_as_the_answer():
+    outcome = caso("phone", '/inform{"evidence_file":"foto.png"}', given={**CASE, "phone": None},
+                   entities=[{"entity": "evidence_file", "value": "foto.png"}])
+    assert outcome.responses == ["utter_invalid_evidence_not_now"]
+    assert outcome.slots["phone"] is None and outcome.slots["cedula"] == CASE["cedula"]
+
+
+def test_an_answer_the_nlu_reads_as_yes_is_still_validated_when_no_retry_was_offered():
+    outcome = caso("email", "afiliado.whatsapp@example.com", intent="affirm",
+                   given={**CASE, "email": None, "failed_attempts": {}})
+    assert outcome.slots["email"] == "afiliado.whatsapp@example.com"

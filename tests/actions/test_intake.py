@@ -9,6 +9,7 @@ import pytest
 from actions.intake import (
     Cancel,
     ClassifyReport,
+    DataOutsideForm,
     HandleUnclear,
     ExplainStep,
     FinishCase,
@@ -295,3 +296,14 @@ def test_an_unsure_request_to_register_asks_the_kind():
 def test_an_unsure_message_about_something_else_gets_the_menu():
     outcome = unclear_message([("nlu_fallback", 0.4), ("out_of_scope", 0.3)], text="y el partido?")
     assert outcome.responses == ["utter_default"]
+
+
+def test_a_file_sent_when_nothing_asked_for_it_is_explained():
+    outcome = act(DataOutsideForm(), intent="inform", text='/inform{"evidence_error":"evidence_not_now"}',
+                  entities=[{"entity": "evidence_error", "value": "evidence_not_now"}])
+    assert outcome.responses == ["utter_invalid_evidence_not_now", "utter_menu"]
+
+
+def test_data_sent_when_nothing_asked_for_it_gets_the_menu():
+    outcome = act(DataOutsideForm(), intent="inform", text="0991234567")
+    assert outcome.responses == ["utter_menu"]

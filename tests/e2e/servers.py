@@ -13,6 +13,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 RASA = str(Path(sys.executable).parent / "rasa")
 MODEL = ROOT / "models" / "current.tar.gz"
+WHATSAPP_VARS = ("WHATSAPP_VERIFY_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_ACCESS_TOKEN",
+                 "WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_API_URL")
 
 
 def free_port() -> int:
@@ -38,10 +40,13 @@ def wait_for(url: str, process: subprocess.Popen, log: Path, seconds: float = 18
 class Bot:
     """The action server and the Rasa server, talking over HTTP like in production."""
 
-    def __init__(self, workdir: Path, env: dict, endpoints: str):
+    def __init__(self, workdir: Path, env: dict, endpoints: str, credentials: Path = None):
         self.workdir = workdir
-        self.env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
-                    "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "PYTHONPATH": str(ROOT), **env}
+        self.credentials = str(credentials or ROOT / "credentials.yml")
+        whatsapp_off = dict.fromkeys(WHATSAPP_VARS, "")  # credentials.yml reads them
+        self.env = {**whatsapp_off, **os.environ, "RASA_TELEMETRY_ENABLED": "false",
+                    "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+                    "PYTHONPATH": str(ROOT), **env}
         self.actions_port = free_port()
         self.rasa_port = free_port()
         self.endpoints = workdir / "endpoints.yml"
@@ -61,7 +66,7 @@ class Bot:
         actions = self._start("actions", [RASA, "run", "actions", "--port", str(self.actions_port),
                                           "--actions", "actions"])
         rasa = self._start("rasa", [RASA, "run", "--model", str(MODEL), "--endpoints",
-                                    str(self.endpoints), "--credentials", "credentials.yml",
+                                    str(self.endpoints), "--credentials", self.credentials,
                                     "--port", str(self.rasa_port), "--enable-api"])
         wait_for(f"http://127.0.0.1:{self.actions_port}/health", actions, self.logs["actions"])
         wait_for(f"http://127.0.0.1:{self.rasa_port}/status", rasa, self.logs["rasa"])

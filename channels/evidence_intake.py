@@ -1,0 +1,117 @@
+"""Evidence files a citizen sends in a conversation, from any channel.
+
+A channel that receives a file (the web upload, a WhatsApp image or document)
+calls :func:`receive_file`. The file is accepted only while the case form asks
+for evidence; it is checked and stored encrypted by
+:class:`buzon.evidence.EvidenceStore` and linked to the conversation. The
+answer is the Rasa message the channel injects into the conversation so that
+the bot replies in the chat::
+
+    /inform{"evidence_file": "receta.pdf"}       stored
+    /inform{"evidence_error": "evidence_type"}   refused, with the reason
+
+The form's ``validate_evidence`` turns these into ``utter_evidence_received`` or
+``utter_invalid_<reason>``.
+
+>>> received('foto "1"{x}.png')
+'/inform{"evidence_file": "foto 1x.png"}'
+>>> refused("evidence_not_now")
+'/inform{"evidence_error": "evidence_not_now"}'
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+from pathlib import PurePosixPath
+from typing import Any, Optional
+
+from buzon import crypto, db, evidence, settings as settings_module
+from buzon.validation import Invalid
+
+FORM = "caso_form"
+SLOT = "evidence"
+NOT_NOW = "evidence_not_now"
+# The largest file any conversation may send (a denuncia's limit).
+MAX_BYTES = max(evidence.LIMITS.values())
+MAX_NAME = 120
+# Quotes, braces, backslashes and control characters (newlines included) never
+# reach the injected message nor the stored name.
+_UNSAFE = re.compile(r"[\"'{}\\\x00-\x1f\x7f]")
+
+_lock = threading.Lock()
+_store: Optional[evidence.EvidenceStore] = None
+
+
+def evidence_store() -> evidence.EvidenceStore:
+    """The process's evidence store, built (and the schema migrated) on first use."""
+    global _store
+    with _lock:
+        if _store is None:
+            current = settings_module.load()
+            db.migrate(current.database_url)
+            key = crypto.master_key(current.encryption_key, current.dev_key_file)
+            _store = evidence.EvidenceStore(
+                db.make_engine(current.database_url), crypto.FieldCipher(key), current.evidence_dir
+            )
+        return _store
+
+
+def safe_name(name: Optional[str]) -> str:
+    """The file's own name without folders, quotes, braces or line breaks ('' if none)."""
+    cleaned = _UNSAFE.sub("", PurePosixPath((name or "").replace("\\", "/")).name)
+    return cleaned.strip()[:MAX_NAME]
+
+
+def received(name: str) -> str:
+    return "/inform" + json.dumps({"evidence_file": safe_name(name)}, ensure_ascii=False)
+
+
+def refused(reason: str) -> str:
+    return "/inform" + json.dumps({"evidence_error": reason})
+
+
+def _tracker_store(agent_or_tracker_store: Any) -> Any:
+    return getattr(agent_or_tracker_store, "tracker_store", agent_or_tracker_store)
+
+
+def _asks_for_evidence(tracker: Any) -> bool:
+    return (
+        tracker is not None
+        and tracker.active_loop_name == FORM
+        and tracker.get_slot("requested_slot") == SLOT
+    )
+
+
+async def size_limit(agent_or_tracker_store: Any, sender_id: str) -> Optional[int]:
+    """How many bytes a file may have now; None when no evidence is expected.
+
+    Lets a channel refuse before downloading anything.
+    """
+    tracker = await _tracker_store(agent_or_tracker_store).retrieve(sender_id)
+    if not _asks_for_evidence(tracker):
+        return None
+    return evidence.limit_for(tracker.get_slot("case_kind"))
+
+
+async def receive_file(agent_or_tracker_store: Any, sender_id: str, name: Optional[str],
+                       content: bytes) -> str:
+    """Store one file for the conversation; the Rasa message text to inject.
+
+    ``agent_or_tracker_store`` is the Rasa agent (``request.app.ctx.agent``) or
+    its tracker store. The file counts toward the case only if the case form is
+    asking for evidence right now, else it is refused with ``evidence_not_now``.
+    """
+    tracker = await _tracker_store(agent_or_tracker_store).retrieve(sender_id)
+    if not _asks_for_evidence(tracker):
+        return refused(NOT_NOW)
+    case_kind = tracker.get_slot("case_kind")
+    loop = asyncio.get_running_loop()
+    try:
+        stored = await loop.run_in_executor(
+            None, lambda: evidence_store().add(sender_id, case_kind, safe_name(name), content)
+        )
+    except Invalid as error:
+        return refused(error.reason)
+    return received(stored.name)

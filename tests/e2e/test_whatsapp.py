@@ -1,0 +1,339 @@
+"""End to end over WhatsApp: the real Rasa server and action server with the
+``channels.whatsapp.WhatsAppInput`` channel, Meta's side played by signed
+webhook calls and a fake Graph API (a real HTTP server that records what the
+bot sends and serves the files the citizen sends).
+
+A queja is registered entirely through WhatsApp, with a photo as evidence that
+is downloaded, stored encrypted and linked to the case. The webhook's
+verification, signatures, redeliveries and the retries of the sends are checked
+against the running server. Embedded profile (SQLite).
+
+The model must know the evidence upload (``models/current.tar.gz`` newer than
+``domain.yml``: ``make train``). ``BUZON_E2E_MODEL`` points these tests at
+another trained model.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import tarfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from cryptography.fernet import Fernet
+from sqlalchemy import text as sql
+
+from buzon import crypto, db
+from buzon.cases.store import CaseStore
+from channels import whatsapp as wa
+from tests import synthetic, synthetic_files
+from tests.e2e import servers
+from tests.e2e.fake_graph_api import FakeGraphApi
+
+pytestmark = pytest.mark.e2e
+
+VERIFY_TOKEN = "verify-token-for-tests"
+APP_SECRET = "app-secret-for-tests"
+ACCESS_TOKEN = "access-token-for-tests"
+PHONE_NUMBER_ID = "109876543210"
+# What the citizen types: the values of the REST end-to-end test, so both depend
+# on the NLU alike (only button ids are independent of it).
+CEDULA = synthetic.cedula("092345678")
+PHONE = "098 123 4567"
+EMAIL = "afiliada.prueba@example.com"
+ADDRESS = "Cdla. La Garzota Mz 12 Villa 7"
+STORY = "hace tres meses que llamo al call center y no me dan turno para el cardiologo"
+ENDPOINTS = """
+action_endpoint:
+  url: "http://127.0.0.1:{actions_port}/webhook"
+tracker_store:
+  type: persistence.encrypted_tracker_store.EncryptedSQLTrackerStore
+  dialect: sqlite
+  db: %s
+"""
+
+
+def _model() -> Path:
+    """The model to serve; the tests fail at once when it predates ``domain.yml``."""
+    model = Path(os.environ.get("BUZON_E2E_MODEL") or servers.MODEL)
+    with tarfile.open(model) as archive:
+        member = next(m for m in archive if m.name.endswith("domain_provider/domain.yml"))
+        trained = yaml.safe_load(archive.extractfile(member))
+    current = yaml.safe_load((servers.ROOT / "domain.yml").read_text())
+    missing = sorted(
+        name for part in ("slots", "responses", "actions")
+        for name in set(current.get(part) or []) - set(trained.get(part) or [])
+    )
+    if missing:
+        pytest.fail(f"{model} is older than domain.yml (it lacks {', '.join(missing[:5])}): "
+                    "run `make train`")
+    return model
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory, module_smtp_server):
+    host, port, _mailbox = module_smtp_server
+    tmp_path = tmp_path_factory.mktemp("whatsapp")
+    model = _model()
+    graph = FakeGraphApi(ACCESS_TOKEN, PHONE_NUMBER_ID).start()
+    credentials = tmp_path / "credentials.yml"
+    credentials.write_text(yaml.safe_dump({
+        "rest": None,
+        "channels.whatsapp.WhatsAppInput": {
+            "verify_token": VERIFY_TOKEN, "app_secret": APP_SECRET, "access_token": ACCESS_TOKEN,
+            "phone_number_id": PHONE_NUMBER_ID, "api_url": graph.api_url,
+        },
+    }))
+    key = Fernet.generate_key().decode()
+    env = {"BUZON_VAR_DIR": str(tmp_path / "var"), "CASE_ENCRYPTION_KEY": key,
+           "SMTP_HOST": host, "SMTP_PORT": str(port), "SMTP_FROM": "IESS <buzon@iess.gob.ec>",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'cases.db'}"}
+    db.migrate(env["DATABASE_URL"])
+    server = servers.Bot(tmp_path, env, ENDPOINTS % (tmp_path / "tracker.db"), credentials=credentials)
+    server.graph = graph
+    server.var_dir = tmp_path / "var"
+    server.cipher = crypto.FieldCipher(key)
+    server.store = CaseStore(db.make_engine(env["DATABASE_URL"]), server.cipher)
+    server.tracker_engine = db.make_engine(f"sqlite:///{tmp_path / 'tracker.db'}")
+    default_model, servers.MODEL = servers.MODEL, model
+    try:
+        server.start()
+    except Exception:
+        server.stop()
+        graph.stop()
+        raise
+    finally:
+        servers.MODEL = default_model
+    yield server
+    server.stop()
+    graph.stop()
+
+
+def webhook_url(bot) -> str:
+    return f"http://127.0.0.1:{bot.rasa_port}/webhooks/whatsapp/webhook"
+
+
+def envelope(*messages, statuses=None) -> dict:
+    value = {"messaging_product": "whatsapp",
+             "metadata": {"display_phone_number": "593900000000", "phone_number_id": PHONE_NUMBER_ID}}
+    if messages:
+        value["contacts"] = [{"profile": {"name": "Afiliado"}, "wa_id": messages[0]["from"]}]
+        value["messages"] = list(messages)
+    if statuses:
+        value["statuses"] = statuses
+    return {"object": "whatsapp_business_account",
+            "entry": [{"id": "WABA-ID", "changes": [{"field": "messages", "value": value}]}]}
+
+
+def deliver(bot, payload: dict, secret: str = APP_SECRET, signature: str = None) -> requests.Response:
+    body = json.dumps(payload).encode()
+    if signature is None:
+        signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return requests.post(webhook_url(bot), data=body, timeout=30, headers={
+        "Content-Type": "application/json", "X-Hub-Signature-256": signature})
+
+
+def body_of(message: dict) -> str:
+    if message["type"] == "text":
+        return message["text"]["body"]
+    return message.get("interactive", {}).get("body", {}).get("text", "")
+
+
+def said(messages) -> str:
+    return "\n".join(body_of(m) for m in messages)
+
+
+def ids_of(messages) -> list:
+    found = []
+    for message in messages:
+        action = message.get("interactive", {}).get("action", {})
+        found += [b["reply"]["id"] for b in action.get("buttons", [])]
+        found += [r["id"] for s in action.get("sections", []) for r in s["rows"]]
+    return found
+
+
+def kinds(messages) -> set:
+    return {m["interactive"]["type"] for m in messages if m["type"] == "interactive"}
+
+
+class Citizen:
+    """A WhatsApp user (a made-up number) writing to the bot."""
+
+    def __init__(self, bot):
+        self.bot = bot
+        self.wa_id = "5939" + str(uuid.uuid4().int)[:8]
+
+    def _message(self, kind: str, **content) -> dict:
+        return {"from": self.wa_id, "id": f"wamid.{uuid.uuid4().hex}",
+                "timestamp": str(int(time.time())), "type": kind, **content}
+
+    def text(self, body: str) -> dict:
+        return self._message("text", text={"body": body})
+
+    def tap(self, reply_id: str, kind: str = "button_reply") -> dict:
+        return self._message("interactive", interactive={
+            "type": kind, kind: {"id": reply_id, "title": "(title shown)"}})
+
+    def image(self, media_id: str) -> dict:
+        return self._message("image", image={"mime_type": "image/png", "sha256": "x", "id": media_id})
+
+    def send(self, message: dict, until, seconds: float = 120) -> list:
+        """Deliver ``message`` signed; the bot's answer once ``until(answer)`` holds."""
+        start = len(self.bot.graph.sent_to(self.wa_id))
+        assert deliver(self.bot, envelope(message)).status_code == 200
+        return self.bot.graph.wait_for(self.wa_id, start, until, seconds)
+
+
+def says(*fragments):
+    return lambda answer: all(f in said(answer) for f in fragments)
+
+
+def offers(reply_id):
+    return lambda answer: reply_id in ids_of(answer)
+
+
+def within_whatsapp_limits(message: dict) -> None:
+    assert message["messaging_product"] == "whatsapp"
+    if message["type"] == "text":
+        assert 0 < len(message["text"]["body"]) <= 4096
+        return
+    interactive = message["interactive"]
+    action = interactive["action"]
+    if interactive["type"] == "button":
+        assert 0 < len(interactive["body"]["text"]) <= 1024
+        assert 1 <= len(action["buttons"]) <= 3
+        titles = [b["reply"]["title"] for b in action["buttons"]]
+        assert all(0 < len(t) <= 20 for t in titles) and len(set(titles)) == len(titles)
+        assert all(0 < len(b["reply"]["id"]) <= 256 for b in action["buttons"])
+    else:
+        assert interactive["type"] == "list"
+        assert 0 < len(interactive["body"]["text"]) <= 4096
+        assert action["button"] == "Ver opciones"
+        rows = [r for s in action["sections"] for r in s["rows"]]
+        assert 1 <= len(rows) <= 10
+        assert all(0 < len(r["title"]) <= 24 and len(r.get("description", "")) <= 72 for r in rows)
+        assert all(0 < len(r["id"]) <= 200 for r in rows)
+
+
+def test_the_webhook_is_verified_with_the_verify_token(bot):
+    challenge = "1158201444"
+    ok = requests.get(webhook_url(bot), timeout=10, params={
+        "hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": challenge})
+    assert ok.status_code == 200 and ok.text == challenge
+    assert ok.headers["Content-Type"].startswith("text/plain")
+    wrong = requests.get(webhook_url(bot), timeout=10, params={
+        "hub.mode": "subscribe", "hub.verify_token": "not-the-token", "hub.challenge": challenge})
+    assert wrong.status_code == 403 and challenge not in wrong.text
+
+
+def test_a_citizen_registers_a_queja_with_a_photo_entirely_through_whatsapp(bot):
+    citizen = Citizen(bot)
+    greeting = citizen.send(citizen.text("hola"), offers("/registrar_queja"))
+    assert "list" in kinds(greeting)  # four menu options: an interactive list
+    consent = citizen.send(citizen.tap("/registrar_queja", "list_reply"), offers("/affirm"))
+    assert "Protección de Datos Personales" in said(consent) and "button" in kinds(consent)
+    citizen.send(citizen.tap("/affirm"), says("cédula"))
+    citizen.send(citizen.text(CEDULA), says("teléfono"))
+    citizen.send(citizen.text(PHONE), says("correo"))
+    citizen.send(citizen.text(EMAIL), says("provincia"))
+    citizen.send(citizen.text("duran"), says("calle y número"))
+    citizen.send(citizen.text(ADDRESS), says("Cuéntenos qué pasó"))
+    categories = citizen.send(citizen.text(STORY), offers('/inform{"category":"queja_turnos"}'))
+    assert "list" in kinds(categories)
+    evidence = citizen.send(citizen.tap('/inform{"category":"queja_turnos"}', "list_reply"),
+                            offers("/deny"))
+    assert "hasta 1 MB" in said(evidence) and "/affirm" in ids_of(evidence)
+    citizen.send(citizen.tap("/affirm"), says("Envíe sus archivos"))  # "Sí, tengo"
+
+    png = synthetic_files.png(width=3, height=3)
+    bot.graph.add_media("MEDIA-PHOTO-1", png, "image/png")
+    received = citizen.send(citizen.image("MEDIA-PHOTO-1"),
+                            lambda answer: says("Recibimos su archivo")(answer)
+                            and offers("/affirm")(answer))  # and the "Listo" button again
+    assert "evidencia.png" in said(received)
+    assert bot.graph.downloads == ["MEDIA-PHOTO-1"]
+
+    summary = citizen.send(citizen.tap("/affirm"), says("Revise sus datos"))  # "Listo"
+    assert "Evidencia: 1 archivo(s)" in said(summary)
+    assert "list" in kinds(summary) and '/inform{"correction":"phone"}' in ids_of(summary)
+    done = citizen.send(citizen.tap("/affirm", "list_reply"), says("IESS-Q-", "analizará su queja"))
+    number = re.search(r"IESS-Q-\d{4}-\d{6}", said(done)).group(0)
+
+    # --- the case, its evidence and the file -----------------------------------------------
+    case = bot.store.reveal(number)
+    assert case["evidence"] == "1 archivo(s)" and case["channel"] == "whatsapp"
+    assert (case["cedula"], case["email"], case["canton_code"]) == (CEDULA, EMAIL, "0907")
+    assert case["category"] == "queja_turnos" and case["description"].startswith(STORY)
+    with bot.store.engine.connect() as connection:
+        case_id = connection.execute(sql("SELECT id FROM cases WHERE number = :n"), {"n": number}).scalar()
+        rows = connection.execute(sql("SELECT case_id, sha256, kind, size FROM evidence")).all()
+    assert [(r.case_id, r.kind, r.size) for r in rows] == [(case_id, "png", len(png))]
+    stored = bot.var_dir / "evidence" / rows[0].sha256[:2] / rows[0].sha256
+    assert stored.exists() and png not in stored.read_bytes()  # encrypted at rest
+    assert bot.cipher.decrypt_bytes(stored.read_bytes()) == png
+
+    # --- every message fitted WhatsApp, buttons and lists were used ----------------------------
+    sent = bot.graph.sent_to(citizen.wa_id)
+    for message in sent:
+        within_whatsapp_limits(message)
+    assert {"button", "list"} <= kinds(sent)
+    assert bot.graph.unauthorized == 0
+
+    # --- the phone number is nowhere but in the replies -------------------------------------------
+    with bot.tracker_engine.connect() as connection:
+        senders = set(connection.execute(sql("SELECT DISTINCT sender_id FROM events")).scalars())
+    assert wa.sender_id_for(APP_SECRET, citizen.wa_id) in senders
+    assert not any(citizen.wa_id in sender for sender in senders)
+    logs = bot.all_logs()
+    for secret in (citizen.wa_id, CEDULA, EMAIL, "Garzota", "cardiologo"):
+        assert secret not in logs
+    assert "Traceback" not in logs
+
+
+def test_a_badly_signed_webhook_is_refused_and_nothing_is_sent(bot):
+    citizen = Citizen(bot)
+    attempts = bot.graph.attempts
+    payload = envelope(citizen.text("hola"))
+    assert deliver(bot, payload, secret="not-the-app-secret").status_code == 403
+    assert deliver(bot, payload, signature="").status_code == 403
+    assert deliver(bot, payload, signature="sha256=" + "0" * 64).status_code == 403
+    statuses = envelope(statuses=[{"id": "wamid.out1", "status": "read", "recipient_id": citizen.wa_id}])
+    assert deliver(bot, statuses).status_code == 200  # a status callback: accepted, ignored
+    time.sleep(3)
+    assert bot.graph.sent_to(citizen.wa_id) == [] and bot.graph.attempts == attempts
+
+
+def test_a_file_sent_when_no_evidence_is_asked_is_not_downloaded(bot):
+    citizen = Citizen(bot)
+    bot.graph.add_media("MEDIA-NOT-NOW", synthetic_files.png(), "image/png")
+    assert deliver(bot, envelope(citizen.image("MEDIA-NOT-NOW"))).status_code == 200
+    time.sleep(3)
+    assert "MEDIA-NOT-NOW" not in bot.graph.downloads
+
+
+def test_a_redelivered_message_is_answered_once(bot):
+    citizen = Citizen(bot)
+    payload = envelope(citizen.text("hola"))
+    assert deliver(bot, payload).status_code == 200
+    assert deliver(bot, payload).status_code == 200  # Meta delivers the same message again
+    bot.graph.wait_for(citizen.wa_id, 0, offers("/registrar_queja"))
+    time.sleep(3)
+    greetings = [m for m in bot.graph.sent_to(citizen.wa_id) if "/registrar_queja" in ids_of([m])]
+    assert len(greetings) == 1
+
+
+def test_a_send_the_graph_api_fails_is_retried_and_delivered(bot):
+    citizen = Citizen(bot)
+    attempts = bot.graph.attempts
+    bot.graph.fail_next(1, 500)
+    bot.graph.fail_next(1, 429)
+    greeting = citizen.send(citizen.text("hola"), offers("/registrar_queja"))
+    assert len(greeting) == 1  # one message, delivered on the third try
+    assert bot.graph.attempts - attempts == 3

@@ -1,0 +1,260 @@
+"""The web page channel in-process (no browser): the page, the static files and
+the evidence upload, with a real evidence store on SQLite."""
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from types import SimpleNamespace
+
+import pytest
+from cryptography.fernet import Fernet
+from sanic import Sanic
+
+from buzon import crypto, db
+from buzon.evidence import MAX_FILES, EvidenceStore
+from channels import evidence_intake, web
+from tests import synthetic_files
+
+AT_EVIDENCE = "a" * 32  # session ids are uuid4().hex, like Rasa's socket.io channel makes them
+ELSEWHERE = "b" * 32
+DENUNCIA = "c" * 32
+
+
+class Trackers:
+    """A tracker store with a queja and a denuncia at the evidence step, and one elsewhere."""
+
+    def __init__(self):
+        def tracker(requested_slot, case_kind):
+            slots = {"requested_slot": requested_slot, "case_kind": case_kind}
+            return SimpleNamespace(active_loop_name="caso_form", get_slot=slots.get)
+
+        self.trackers = {AT_EVIDENCE: tracker("evidence", "queja"),
+                         DENUNCIA: tracker("evidence", "denuncia"),
+                         ELSEWHERE: tracker("address", "queja")}
+
+    async def retrieve(self, sender_id):
+        return self.trackers.get(sender_id)
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    db.migrate(url)
+    files = EvidenceStore(db.make_engine(url), crypto.FieldCipher(Fernet.generate_key().decode()),
+                          tmp_path / "evidence")
+    monkeypatch.setattr(evidence_intake, "_store", files)
+    return files
+
+
+@pytest.fixture
+def app():
+    app = Sanic(f"web_test_{uuid.uuid4().hex[:8]}")
+    app.ctx.agent = SimpleNamespace(tracker_store=Trackers())
+
+    async def no_text_messages(message):
+        raise AssertionError("the web page channel receives no chat messages")
+
+    app.blueprint(web.WebPageInput.from_credentials(None).blueprint(no_text_messages),
+                  url_prefix="/webhooks/web")
+    return app
+
+
+def run(coroutine):
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
+
+
+def multipart(fields: list, boundary: str = "----buzonTest7MA4YWxkTrZu0gW") -> tuple:
+    """A multipart/form-data body from (name, value) and (name, filename, bytes) entries."""
+    body = b""
+    for field in fields:
+        body += f"--{boundary}\r\n".encode()
+        if len(field) == 2:
+            body += f'Content-Disposition: form-data; name="{field[0]}"\r\n\r\n'.encode()
+            body += field[1].encode() + b"\r\n"
+        else:
+            name, filename, content = field
+            body += (f'Content-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                     f"Content-Type: application/octet-stream\r\n\r\n").encode("utf-8")
+            body += content + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+def upload(app, sender: str, name: str, content: bytes):
+    body, headers = multipart([("sender", sender), ("file", name, content)])
+    _, answer = run(app.asgi_client.post("/webhooks/web/upload", content=body, headers=headers))
+    return answer
+
+
+def test_the_page_and_its_files_are_served_with_a_strict_policy(app):
+    _, page = run(app.asgi_client.get("/webhooks/web/"))
+    assert page.status == 200 and "Buzón de Quejas y Denuncias del IESS" in page.text
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
+    _, css = run(app.asgi_client.get("/webhooks/web/static/site.css"))
+    assert css.status == 200 and css.headers["content-type"].startswith("text/css")
+    _, script = run(app.asgi_client.get("/webhooks/web/static/site.js"))
+    assert script.status == 200 and "text/javascript" in script.headers["content-type"]
+
+
+def test_the_widget_bundle_comes_from_npm_without_external_fonts(app):
+    if web.webchat_bundle() is None:
+        pytest.fail("rasa-webchat is not installed: run `npm ci` in web/")
+    _, bundle = run(app.asgi_client.get("/webhooks/web/static/webchat.js"))
+    assert bundle.status == 200 and b"window" in bundle.body
+    assert b"fonts.googleapis.com" not in bundle.body
+
+
+@pytest.mark.parametrize("name", ["../index.html", "..%2Findex.html", ".hidden", "nothing.css",
+                                  "%2e%2e/%2e%2e/channels/web.py"])
+def test_nothing_outside_the_static_folder_is_served(app, name):
+    _, answer = run(app.asgi_client.get(f"/webhooks/web/static/{name}"))
+    assert answer.status == 404
+
+
+def test_static_file_refuses_paths_that_leave_the_folder(tmp_path):
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "a.css").write_text("a{}")
+    (tmp_path / "secret.txt").write_text("no")
+    assert web.static_file("a.css", tmp_path / "static") == (tmp_path / "static" / "a.css").resolve()
+    for name in ("../secret.txt", "/etc/passwd", "a.css/..", ".a.css", "", "a\\b", "x\x00.css"):
+        assert web.static_file(name, tmp_path / "static") is None
+
+
+def test_a_png_at_the_evidence_step_is_stored_and_the_bot_told(app, store):
+    answer = upload(app, AT_EVIDENCE, "receta médica.png", synthetic_files.png())
+    assert answer.status == 200
+    assert answer.json == {"message": '/inform{"evidence_file": "receta médica.png"}'}
+    assert [f.name for f in store.pending(AT_EVIDENCE)] == ["receta médica.png"]
+
+
+@pytest.mark.parametrize("sender, name, content, reason", [
+    (AT_EVIDENCE, "informe.pdf", b"esto no es un PDF\n" * 10, "evidence_type"),
+    (AT_EVIDENCE, "foto.png", synthetic_files.png(padding=2 * 1024 * 1024), "evidence_too_large"),
+    (AT_EVIDENCE, "vacio.png", b"", "evidence_empty"),
+    (ELSEWHERE, "receta.png", synthetic_files.png(), "evidence_not_now"),
+    ("d" * 32, "receta.png", synthetic_files.png(), "evidence_not_now"),  # no such conversation
+])
+def test_a_refused_file_gets_the_reason_for_the_bot(app, store, sender, name, content, reason):
+    answer = upload(app, sender, name, content)
+    assert answer.status == 200
+    assert json.loads(answer.json["message"][len("/inform"):]) == {"evidence_error": reason}
+    assert store.pending(sender) == []
+
+
+def test_a_denuncia_takes_a_2_mb_file_and_at_most_max_files(app, store):
+    big = synthetic_files.png(padding=2 * 1024 * 1024)
+    assert "evidence_file" in upload(app, DENUNCIA, "foto.png", big).json["message"]
+    for number in range(1, MAX_FILES):
+        assert "evidence_file" in upload(app, DENUNCIA, f"f{number}.png",
+                                         synthetic_files.png(width=number + 1)).json["message"]
+    refused = upload(app, DENUNCIA, "otra.png", synthetic_files.png(width=20))
+    assert refused.json["message"] == '/inform{"evidence_error": "evidence_too_many"}'
+
+
+def test_more_than_20_mb_is_refused_without_keeping_it(app, store, monkeypatch):
+    kept = []
+    original = evidence_intake.receive_file
+
+    async def spy(*args):
+        kept.append(args)
+        return await original(*args)
+
+    monkeypatch.setattr(evidence_intake, "receive_file", spy)
+    huge = synthetic_files.png(padding=web.MAX_BODY_BYTES)  # past what is ever read
+    answer = upload(app, DENUNCIA, "video.png", huge)
+    assert answer.status == 200
+    assert answer.json["message"] == '/inform{"evidence_error": "evidence_too_large"}'
+    assert kept == [] and store.pending(DENUNCIA) == []
+    # When the conversation is not asking for evidence, that is the answer.
+    assert "evidence_not_now" in upload(app, ELSEWHERE, "video.png", huge).json["message"]
+
+
+def test_read_body_keeps_at_most_the_limit():
+    class Stream:
+        def __init__(self, chunks):
+            self.chunks = list(chunks)
+
+        async def read(self):
+            return self.chunks.pop(0) if self.chunks else None
+
+    request = SimpleNamespace(stream=Stream([b"a" * 10, b"b" * 10, b"c" * 10]))
+    assert run(web.read_body(request, limit=15)) == (b"a" * 10 + b"b" * 5, True)
+    request = SimpleNamespace(stream=Stream([b"a" * 10, b"b" * 5]))
+    assert run(web.read_body(request, limit=15)) == (b"a" * 10 + b"b" * 5, False)
+
+
+@pytest.mark.parametrize("body, headers", [
+    (b'{"sender": "x"}', {"Content-Type": "application/json"}),
+    multipart([("sender", AT_EVIDENCE)]),                                   # no file
+    multipart([("file", "a.png", synthetic_files.png())]),                  # no sender
+    multipart([("sender", "ana"), ("file", "a.png", synthetic_files.png())]),  # not a session id
+    multipart([("sender", "wa-" + "a" * 32), ("file", "a.png", synthetic_files.png())]),
+    (b"--x\r\nno colon here\r\n\r\nzzz\r\n--x--\r\n", {"Content-Type": "multipart/form-data; boundary=x"}),
+])
+def test_a_malformed_upload_is_a_400(app, store, body, headers):
+    _, answer = run(app.asgi_client.post("/webhooks/web/upload", content=body, headers=headers))
+    assert answer.status == 400
+    assert store.pending(AT_EVIDENCE) == []
+
+
+def test_the_channels_are_named_as_rasa_expects():
+    assert web.WebPageInput.name() == "web"
+    assert web.SocketIOInput.name() == "socketio"
+    socketio = web.SocketIOInput.from_credentials({"session_persistence": True})
+    assert socketio.session_persistence is True and socketio.url_prefix() == "socketio"
+
+
+def test_an_upload_before_the_bot_has_loaded_is_a_503(app, store):
+    app.ctx.agent = None
+    assert upload(app, AT_EVIDENCE, "receta.png", synthetic_files.png()).status == 503
+
+
+def socketio_channel(received: list):
+    channel = web.SocketIOInput.from_credentials(
+        {"user_message_evt": "user_uttered", "bot_message_evt": "bot_uttered",
+         "session_persistence": True})
+
+    async def on_new_message(message):
+        received.append(message)
+
+    channel.blueprint(on_new_message)
+    calls = []
+
+    async def enter_room(sid, room, namespace=None):  # a coroutine, as in python-socketio >= 5.10
+        calls.append(("enter_room", sid, room))
+
+    async def emit(event, data=None, room=None, namespace=None, **kwargs):
+        calls.append(("emit", event, data, room))
+
+    channel.sio.enter_room, channel.sio.emit = enter_room, emit
+    return channel.sio.handlers["/"], calls
+
+
+def test_socketio_joins_the_session_room_so_replies_reach_the_browser():
+    received = []
+    handlers, calls = socketio_channel(received)
+    run(handlers["session_request"]("sid-1", {"session_id": AT_EVIDENCE}))
+    assert calls == [("enter_room", "sid-1", AT_EVIDENCE), ("emit", "session_confirm", AT_EVIDENCE, "sid-1")]
+    run(handlers["user_uttered"]("sid-1", {"message": "hola", "session_id": AT_EVIDENCE}))
+    assert [(m.text, m.sender_id, m.input_channel) for m in received] == [("hola", AT_EVIDENCE, "socketio")]
+
+
+@pytest.mark.parametrize("data", [None, {}, {"session_id": None}, {"session_id": "ana"},
+                                  {"session_id": "wa-" + "a" * 32}, "texto"])
+def test_socketio_gives_a_new_session_instead_of_a_foreign_one(data):
+    received = []
+    handlers, calls = socketio_channel(received)
+    run(handlers["session_request"]("sid-2", data))
+    (_, _, room), (_, event, confirmed, to) = calls
+    assert event == "session_confirm" and to == "sid-2" and room == confirmed
+    assert web.SESSION_ID.fullmatch(confirmed)
+    run(handlers["user_uttered"]("sid-2", {"message": "hola", "session_id": "ana"}))
+    run(handlers["user_uttered"]("sid-2", {"message": "hola"}))
+    assert received == []
