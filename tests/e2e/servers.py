@@ -13,6 +13,16 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 RASA = str(Path(sys.executable).parent / "rasa")
 MODEL = ROOT / "models" / "current.tar.gz"
+# The embedded profile's endpoints for a test: the action server on its free port and
+# the encrypted tracker store in SQLite (fill in the database path with %).
+EMBEDDED_ENDPOINTS = """
+action_endpoint:
+  url: "http://127.0.0.1:{actions_port}/webhook"
+tracker_store:
+  type: persistence.encrypted_tracker_store.EncryptedSQLTrackerStore
+  dialect: sqlite
+  db: %s
+"""
 WHATSAPP_VARS = ("WHATSAPP_VERIFY_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_ACCESS_TOKEN",
                  "WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_API_URL")
 

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from buzon import crypto, db
 from buzon.cases.store import CaseStore
 from tests import synthetic
-from tests.e2e.servers import ROOT, Bot, payloads, texts
+from tests.e2e.servers import Bot, EMBEDDED_ENDPOINTS, ROOT, payloads, texts
 
 pytestmark = pytest.mark.e2e
 
@@ -28,14 +28,6 @@ CEDULA = synthetic.cedula("092345678")
 PHONE_TYPED, PHONE = "098 123 4567", "+593981234567"
 EMAIL = "afiliada.prueba@example.com"
 ADDRESS = "Cdla. La Garzota Mz 12 Villa 7"
-EMBEDDED_ENDPOINTS = """
-action_endpoint:
-  url: "http://127.0.0.1:{actions_port}/webhook"
-tracker_store:
-  type: persistence.encrypted_tracker_store.EncryptedSQLTrackerStore
-  dialect: sqlite
-  db: %s
-"""
 
 
 @pytest.fixture(scope="module", params=["embedded", "production"])

@@ -50,14 +50,6 @@ PHONE = "098 123 4567"
 EMAIL = "afiliada.prueba@example.com"
 ADDRESS = "Cdla. La Garzota Mz 12 Villa 7"
 STORY = "hace tres meses que llamo al call center y no me dan turno para el cardiologo"
-ENDPOINTS = """
-action_endpoint:
-  url: "http://127.0.0.1:{actions_port}/webhook"
-tracker_store:
-  type: persistence.encrypted_tracker_store.EncryptedSQLTrackerStore
-  dialect: sqlite
-  db: %s
-"""
 
 
 def _model() -> Path:
@@ -96,7 +88,8 @@ def bot(tmp_path_factory, module_smtp_server):
            "SMTP_HOST": host, "SMTP_PORT": str(port), "SMTP_FROM": "IESS <buzon@iess.gob.ec>",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'cases.db'}"}
     db.migrate(env["DATABASE_URL"])
-    server = servers.Bot(tmp_path, env, ENDPOINTS % (tmp_path / "tracker.db"), credentials=credentials)
+    server = servers.Bot(tmp_path, env, servers.EMBEDDED_ENDPOINTS % (tmp_path / "tracker.db"),
+                         credentials=credentials)
     server.graph = graph
     server.var_dir = tmp_path / "var"
     server.cipher = crypto.FieldCipher(key)

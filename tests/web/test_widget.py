@@ -29,7 +29,7 @@ from sqlalchemy import text
 from buzon import crypto, db
 from buzon.cases.store import CaseStore
 from tests import synthetic, synthetic_files
-from tests.e2e.servers import ROOT, Bot
+from tests.e2e.servers import Bot, EMBEDDED_ENDPOINTS, ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -59,14 +59,6 @@ channels.web.SocketIOInput:
   session_persistence: true
 channels.web.WebPageInput:
 """
-ENDPOINTS = """
-action_endpoint:
-  url: "http://127.0.0.1:{actions_port}/webhook"
-tracker_store:
-  type: persistence.encrypted_tracker_store.EncryptedSQLTrackerStore
-  dialect: sqlite
-  db: %s
-"""
 
 
 def _require(condition: bool, reason: str) -> None:
@@ -85,7 +77,7 @@ def bot(tmp_path_factory):
            "DATABASE_URL": f"sqlite:///{tmp_path / 'cases.db'}"}
     credentials = tmp_path / "credentials.yml"
     credentials.write_text(CREDENTIALS)
-    server = Bot(tmp_path, env, ENDPOINTS % (tmp_path / "tracker.db"), credentials=credentials)
+    server = Bot(tmp_path, env, EMBEDDED_ENDPOINTS % (tmp_path / "tracker.db"), credentials=credentials)
     db.migrate(env["DATABASE_URL"])
     server.store = CaseStore(db.make_engine(env["DATABASE_URL"]), crypto.FieldCipher(key))
     server.url = f"http://127.0.0.1:{server.rasa_port}/webhooks/web/"
