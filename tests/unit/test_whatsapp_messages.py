@@ -330,12 +330,7 @@ async def get(app, url):
     return answer
 
 
-def run(coroutine):
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        loop.close()
+run = asyncio.run  # each call its own event loop, closed afterwards
 
 
 VERIFY = "/webhooks/whatsapp/webhook?hub.mode={mode}&hub.challenge=1158201444&hub.verify_token={token}"

@@ -60,12 +60,7 @@ def app():
     return app
 
 
-def run(coroutine):
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        loop.close()
+run = asyncio.run  # each call its own event loop, closed afterwards
 
 
 def multipart(fields: list, boundary: str = "----buzonTest7MA4YWxkTrZu0gW") -> tuple:
