@@ -9,7 +9,7 @@ from buzon import db, settings as settings_module
 from buzon.cases.store import CaseStore
 from buzon.cases.throttle import LookupThrottleStore
 from buzon.evidence import EvidenceStore
-from buzon.outbox import Outbox
+from buzon.outbox import Outbox, transport_for
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +39,9 @@ def throttle() -> LookupThrottleStore:
 
 @lru_cache(maxsize=1)
 def outbox() -> Outbox:
-    store()  # the schema exists before the outbox is used
-    return Outbox.from_settings(settings())
+    case_store = store()  # one engine and one key for the whole process
+    return Outbox(case_store.engine, case_store.cipher, transport_for(settings()),
+                  settings().smtp_from)
 
 
 def _deliver_now() -> None:

@@ -116,3 +116,17 @@ def module_smtp_server():
     controller, server = _smtp_server()
     yield server
     controller.stop()
+
+
+@pytest.fixture()
+def evidence_intake_store(tmp_path, monkeypatch):
+    """The channels' evidence store on a fresh SQLite database under ``tmp_path``."""
+    from buzon.evidence import EvidenceStore
+    from channels import evidence_intake
+
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    db.migrate(url)
+    store = EvidenceStore(db.make_engine(url), crypto.FieldCipher(Fernet.generate_key().decode()),
+                          tmp_path / "evidence")
+    monkeypatch.setattr(evidence_intake, "_store", store)
+    return store

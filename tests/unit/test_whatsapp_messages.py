@@ -14,11 +14,8 @@ from types import SimpleNamespace
 
 import pytest
 import requests
-from cryptography.fernet import Fernet
 from sanic import Sanic
 
-from buzon import crypto, db
-from buzon.evidence import EvidenceStore
 from channels import evidence_intake
 from channels import whatsapp as wa
 from tests import synthetic_files
@@ -422,13 +419,8 @@ class StubTrackers:
 
 
 @pytest.fixture
-def intake_store(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'cases.db'}"
-    db.migrate(url)
-    store = EvidenceStore(db.make_engine(url), crypto.FieldCipher(Fernet.generate_key().decode()),
-                          tmp_path / "evidence")
-    monkeypatch.setattr(evidence_intake, "_store", store)
-    return store
+def intake_store(evidence_intake_store):
+    return evidence_intake_store
 
 
 def test_a_file_is_stored_only_while_the_form_asks_for_evidence(intake_store):

@@ -8,11 +8,9 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
-from cryptography.fernet import Fernet
 from sanic import Sanic
 
-from buzon import crypto, db
-from buzon.evidence import MAX_FILES, EvidenceStore
+from buzon.evidence import MAX_FILES
 from channels import evidence_intake, web
 from tests import synthetic_files
 
@@ -38,13 +36,8 @@ class Trackers:
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'cases.db'}"
-    db.migrate(url)
-    files = EvidenceStore(db.make_engine(url), crypto.FieldCipher(Fernet.generate_key().decode()),
-                          tmp_path / "evidence")
-    monkeypatch.setattr(evidence_intake, "_store", files)
-    return files
+def store(evidence_intake_store):
+    return evidence_intake_store
 
 
 @pytest.fixture
