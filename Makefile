@@ -17,7 +17,7 @@ export PYTHONPATH := $(CURDIR)
 WHATSAPP_VARS := WHATSAPP_VERIFY_TOKEN WHATSAPP_APP_SECRET WHATSAPP_ACCESS_TOKEN WHATSAPP_PHONE_NUMBER_ID WHATSAPP_API_URL
 $(foreach var,$(WHATSAPP_VARS),$(eval export $(var) ?=))
 
-.PHONY: help install run shell train migrate validate test test-unit nlu-report nlu-compare test-nlu test-conversations test-e2e test-web web-install browser clean
+.PHONY: help install run shell train migrate purge reencrypt key-status validate test test-unit nlu-report nlu-compare test-nlu test-conversations test-e2e test-web web-install browser clean
 
 help:
 	@echo "make run    - set up, train when needed and start the bot (http://localhost:5005)"
@@ -63,7 +63,20 @@ $(MODEL): $(STAMP) data/nlu/lookups.yml $(NLU_DATA) domain.yml config.yml
 train: $(MODEL)
 
 migrate: $(STAMP)
-	$(PY) -c 'from buzon import db, settings; db.migrate(settings.load().database_url)'
+	@umask 077; $(PY) -c 'from buzon import db, settings; db.migrate(settings.load().database_url)'
+
+# One pass of the retention job: idle conversations, evidence of registrations that
+# never happened, old mail files (make run keeps one running).
+ENDPOINTS ?= endpoints.yml
+purge: $(STAMP)
+	@umask 077; $(PY) -m persistence.retention --endpoints $(ENDPOINTS) --once
+
+# After putting a new key in front of CASE_ENCRYPTION_KEY: move everything to it.
+reencrypt: $(STAMP)
+	@umask 077; $(PY) -m buzon.keys reencrypt && $(PY) -m persistence.keys reencrypt --endpoints $(ENDPOINTS)
+
+key-status: $(STAMP)
+	@$(PY) -m buzon.keys status && $(PY) -m persistence.keys status --endpoints $(ENDPOINTS)
 
 validate: $(STAMP) data/nlu/lookups.yml
 	$(PY) scripts/validate_data.py
@@ -75,7 +88,7 @@ shell: $(MODEL) migrate
 	@scripts/run.sh shell
 
 test-unit: $(STAMP) data/nlu/lookups.yml
-	$(PY) -m pytest -q tests/unit tests/actions buzon actions persistence channels
+	$(PY) -m pytest -q tests/unit tests/actions buzon actions persistence channels nlu_components
 
 test-conversations: $(MODEL)
 	$(RASA) test core --model $(MODEL) --stories tests/conversations --out results/conversations --fail-on-prediction-errors

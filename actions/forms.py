@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.slots import CORRECTIONS, EVIDENCE_NONE
-from buzon import consent, evidence, territory
+from buzon import consent, evidence, plain_answers, territory
 from buzon.cases import numbering, routing
 from buzon.clock import utcnow
 from buzon.validation import Invalid, cedula, email, phone, text
@@ -28,6 +28,18 @@ RETRYABLE = {"cedula", "phone", "email", "province", "canton", "address", "descr
 
 def latest_intent(tracker: Tracker) -> Optional[str]:
     return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def plainly_yes(tracker: Tracker) -> bool:
+    """A yes that is no guess: the button (its payload) or plainly affirmative words.
+
+    The classifier reads "yes" into noise ("?", "👍"); consent and the final
+    confirmation take only this.
+    """
+    text = (tracker.latest_message.get("text") or "").strip()
+    if latest_intent(tracker) != "affirm":
+        return False
+    return text.startswith("/affirm") or plain_answers.is_plain_yes(text)
 
 
 def sent_a_file(tracker: Tracker) -> bool:
@@ -104,7 +116,7 @@ class ValidateCasoForm(FormValidationAction):
     @skip_empty
     def validate_consent(self, value, dispatcher, tracker, domain):
         intent = latest_intent(tracker)
-        if intent == "affirm":
+        if plainly_yes(tracker):
             return accept(tracker, "consent", True,
                           consent_version=consent.current().version,
                           consent_at=utcnow().isoformat(timespec="seconds"))
@@ -198,7 +210,8 @@ class ValidateCasoForm(FormValidationAction):
                 )
             return {"evidence": None, "awaiting_evidence": True}
         if tracker.get_slot("awaiting_evidence") and intent in ("affirm", "deny"):
-            files = len(services.evidence().pending(tracker.sender_id))  # "Listo"
+            files = len(services.evidence().pending(  # "Listo"
+                tracker.sender_id, tracker.get_slot("registration_id")))
             label = f"{files} archivo(s)" if files else EVIDENCE_NONE
             return accept(tracker, "evidence", label, awaiting_evidence=None)
         if intent == "deny":
@@ -214,7 +227,7 @@ class ValidateCasoForm(FormValidationAction):
         if correction in CORRECTIONS:
             emptied = {slot: None for slot in CORRECTIONS[correction]}
             return {"confirmation": None, **emptied}
-        if intent == "affirm":
+        if plainly_yes(tracker):
             return {"confirmation": "yes"}
         if intent == "deny":
             dispatcher.utter_message(response="utter_choose_correction")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime
 from typing import Any, Dict, List, Text
 
@@ -11,9 +12,11 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.forms import latest_intent, sent_a_file
-from actions.slots import CASE_SLOTS, LOOKUP_SLOTS
+from actions.slots import (CASE_SLOTS, FORGET, FORGET_CANCELLED, FORGET_REFUSED,
+                           FORGET_REGISTERED, LOOKUP_SLOTS)
 from buzon.cases import routing
 from buzon.cases.store import CaseDraft
+from buzon.validation import Invalid
 
 logger = logging.getLogger(__name__)
 
@@ -27,17 +30,40 @@ def reset(slots) -> List[Dict[Text, Any]]:
     return [SlotSet(slot, None) for slot in slots]
 
 
+def forget(reason: str) -> List[Dict[Text, Any]]:
+    """Ask the tracker store to erase the personal content of the conversation so far."""
+    return [SlotSet(FORGET, reason)]
+
+
+async def discard_files(tracker: Tracker) -> None:
+    """Delete the files sent for a registration that will not be registered."""
+    await services.in_thread(services.evidence().discard_pending, tracker.sender_id)
+
+
+# Which form question to ask again when the domain refuses a field at registration.
+SLOT_OF_REASON = {"cedula": "cedula", "phone": "phone", "email": "email",
+                  "province": "province", "canton": "province", "address": "address",
+                  "description": "description", "category": "category",
+                  "evidence": "evidence", "consent": "consent", "kind": "category"}
+
+
+def slot_to_ask_again(reason: str) -> str:
+    """The form slot whose answer the domain refused (``cedula_length`` → ``cedula``)."""
+    return SLOT_OF_REASON.get(reason.split("_")[0], "confirmation")
+
+
 class StartCase(Action):
     """Sets the kind from the menu choice (or the accepted classification)."""
 
     def name(self) -> Text:
         return "action_start_case"
 
-    def run(self, dispatcher, tracker, domain):
+    async def run(self, dispatcher, tracker, domain):
         kind = KIND_OF_INTENT.get(latest_intent(tracker)) or tracker.get_slot("case_kind")
         if kind is None:  # e.g. "sí" to a question that was not yes/no: ask the kind
             dispatcher.utter_message(response="utter_ask_kind")
             return [FollowupAction("action_listen")]
+        await discard_files(tracker)  # files of an earlier, unfinished registration
         category = tracker.get_slot("category")
         if category and routing.kind_of(category) != kind:
             category = None
@@ -47,6 +73,7 @@ class StartCase(Action):
             SlotSet("case_kind", kind),
             SlotSet("category", category),
             SlotSet("category_label", routing.label_of(category) if category else None),
+            SlotSet("registration_id", uuid.uuid4().hex),
         ]
         dispatcher.utter_message(response=f"utter_start_{kind}")
         return events
@@ -126,11 +153,11 @@ def _draft(tracker: Tracker) -> CaseDraft:
         canton_code=slot("canton_code"),
         address=slot("address"),
         description=slot("description"),
-        evidence=slot("evidence"),
         channel=tracker.get_latest_input_channel() or services.settings().default_channel,
         consent_version=slot("consent_version"),
         consent_at=datetime.fromisoformat(slot("consent_at")),
         conversation_id=tracker.sender_id,
+        registration_id=slot("registration_id"),
     )
 
 
@@ -142,12 +169,28 @@ class FinishCase(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain):
         if tracker.get_slot("consent") is False:
+            await discard_files(tracker)
             dispatcher.utter_message(response="utter_consent_refused")
-            return reset(CASE_SLOTS)
+            return reset(CASE_SLOTS) + forget(FORGET_REFUSED)
         if tracker.get_slot("confirmation") != "yes":
             return []
         try:
             registration = await services.in_thread(services.store().register, _draft(tracker))
+        except (Invalid, TypeError, ValueError) as error:
+            # The domain refused a field the form let through (a forged request,
+            # a value set while the validator was unreachable): ask it again.
+            reason = error.reason if isinstance(error, Invalid) else "consent"
+            details = error.details if isinstance(error, Invalid) else {}
+            slot = slot_to_ask_again(reason)
+            logger.warning("case registration refused by the domain: %s", reason)
+            dispatcher.utter_message(response="utter_case_field_refused")
+            if f"utter_invalid_{reason}" in domain.get("responses", {}):
+                dispatcher.utter_message(response=f"utter_invalid_{reason}", **details)
+            events = [SlotSet("confirmation", None), SlotSet(slot, None)]
+            if slot == "evidence":  # the files themselves were refused: send them again
+                await discard_files(tracker)
+                events.append(SlotSet("awaiting_evidence", None))
+            return events + [FollowupAction("caso_form")]
         except Exception as error:  # never show a trace; the data stays in the form
             logger.error("case registration failed: %s", type(error).__name__)
             dispatcher.utter_message(response="utter_case_not_registered")
@@ -163,7 +206,7 @@ class FinishCase(Action):
         )
         dispatcher.utter_message(response=f"utter_case_registered_{kind}_note")
         logger.info("case %s registered", registration.number)
-        return reset(CASE_SLOTS)
+        return reset(CASE_SLOTS) + forget(FORGET_REGISTERED)
 
 
 class Cancel(Action):
@@ -172,17 +215,18 @@ class Cancel(Action):
     def name(self) -> Text:
         return "action_cancel"
 
-    def run(self, dispatcher, tracker, domain):
+    async def run(self, dispatcher, tracker, domain):
         in_progress = any(tracker.get_slot(s) is not None for s in CASE_SLOTS + LOOKUP_SLOTS)
         for event in reversed(tracker.events):
             if event.get("event") == "user":
                 break
             if event.get("event") == "active_loop":
                 in_progress = True
+        await discard_files(tracker)
         dispatcher.utter_message(
             response="utter_case_discarded" if in_progress else "utter_nothing_to_cancel"
         )
-        return reset(CASE_SLOTS + LOOKUP_SLOTS)
+        return reset(CASE_SLOTS + LOOKUP_SLOTS) + forget(FORGET_CANCELLED)
 
 
 class DataOutsideForm(Action):

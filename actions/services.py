@@ -1,47 +1,36 @@
-"""The domain services the actions use, built once per action-server process."""
+"""The domain services the actions use: this process's :mod:`buzon.wiring`."""
 from __future__ import annotations
 
 import asyncio
 import logging
-from functools import lru_cache
 
-from buzon import db, settings as settings_module
+from buzon import settings as settings_module, wiring
 from buzon.cases.store import CaseStore
 from buzon.cases.throttle import LookupThrottleStore
 from buzon.evidence import EvidenceStore
-from buzon.outbox import Outbox, transport_for
+from buzon.outbox import Outbox
 
 logger = logging.getLogger(__name__)
 
 
-@lru_cache(maxsize=1)
 def settings() -> settings_module.Settings:
-    return settings_module.load()
+    return wiring.current().settings
 
 
-@lru_cache(maxsize=1)
 def store() -> CaseStore:
-    db.migrate(settings().database_url)
-    return CaseStore.from_settings(settings())
+    return wiring.current().cases
 
 
-@lru_cache(maxsize=1)
 def evidence() -> EvidenceStore:
-    case_store = store()
-    return EvidenceStore(case_store.engine, case_store.cipher, settings().evidence_dir)
+    return wiring.current().evidence
 
 
-@lru_cache(maxsize=1)
 def throttle() -> LookupThrottleStore:
-    case_store = store()
-    return LookupThrottleStore(case_store.engine, case_store.cipher)
+    return wiring.current().throttle
 
 
-@lru_cache(maxsize=1)
 def outbox() -> Outbox:
-    case_store = store()  # one engine and one key for the whole process
-    return Outbox(case_store.engine, case_store.cipher, transport_for(settings()),
-                  settings().smtp_from)
+    return wiring.current().outbox
 
 
 def _deliver_now() -> None:
@@ -58,4 +47,4 @@ def deliver_soon() -> None:
 
 async def in_thread(function, *args):
     """Run blocking database work off the action server's event loop."""
-    return await asyncio.get_running_loop().run_in_executor(None, function, *args)
+    return await asyncio.to_thread(function, *args)

@@ -22,6 +22,7 @@ CASE_SLOTS = (
     "awaiting_evidence",
     "confirmation",
     "failed_attempts",
+    "registration_id",
 )
 LOOKUP_SLOTS = ("lookup_case_number", "lookup_key")
 
@@ -39,3 +40,9 @@ CORRECTIONS = {
 }
 
 EVIDENCE_NONE = "ninguna"
+
+# Set by an action to ask the tracker store to erase the personal content of the
+# conversation so far (persistence/conversation_privacy.py); its value says why.
+FORGET = "forget_conversation"
+FORGET_REFUSED, FORGET_CANCELLED, FORGET_REGISTERED = "consent_refused", "cancelled", "registered"
+FORGET_LOOKUP = "status_lookup"

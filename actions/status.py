@@ -8,6 +8,8 @@ from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
 from actions import services
+from actions.intake import forget
+from actions.slots import FORGET_LOOKUP
 from buzon.clock import ecuador_time_text
 
 
@@ -16,7 +18,9 @@ class CheckStatus(Action):
         return "action_check_status"
 
     async def run(self, dispatcher, tracker, domain):
-        cleared = [SlotSet("lookup_case_number", None), SlotSet("lookup_key", None)]
+        # The number and key the citizen typed are erased from the history afterwards.
+        cleared = [SlotSet("lookup_case_number", None), SlotSet("lookup_key", None),
+                   *forget(FORGET_LOOKUP)]
         sender = tracker.sender_id
         throttle = services.throttle()
         wait = await services.in_thread(throttle.seconds_to_wait, sender)

@@ -1,9 +1,19 @@
-"""Field encryption and keyed hashes for personal data at rest.
+"""Field encryption and keyed hashes for personal data at rest, with key rotation.
 
-One master key (``CASE_ENCRYPTION_KEY``, a Fernet key) is stretched with HKDF
-into separate keys: one encrypts fields (Fernet: AES-128-CBC + HMAC-SHA256),
-the others make keyed hashes (HMAC-SHA256) so that a cédula or a tracking key
-can be looked up without being stored in clear.
+``CASE_ENCRYPTION_KEY`` holds one Fernet key, or several separated by commas,
+newest first. Each is stretched with HKDF into a field key; values are
+encrypted with the newest (Fernet: AES-128-CBC + HMAC-SHA256) and decrypted with
+whichever key made them (:class:`cryptography.fernet.MultiFernet`). After a new
+key is put in front, ``make reencrypt`` moves every stored value to it; then the
+older keys can go, except the last one.
+
+Keyed hashes (HMAC-SHA256) let a cédula, a tracking key or a conversation be
+looked up without being stored in clear. They must stay the same across
+rotations (a tracking key exists only as its hash), so they are derived from
+the **last** key of the list, the index key, which rotation keeps.
+
+Every key has a short public id (:func:`key_id`) so operators can tell them
+apart in ``python -m buzon.keys status`` without seeing them.
 
 >>> box = FieldCipher(Fernet.generate_key().decode())
 >>> token = box.encrypt("0926687856")
@@ -15,22 +25,32 @@ False
 True
 >>> box.keyed_hash("cedula", "x") == box.keyed_hash("tracking", "x")
 False
+>>> newer = FieldCipher(Fernet.generate_key().decode() + "," + box.configured)
+>>> newer.decrypt(token), newer.keyed_hash("cedula", "x") == box.keyed_hash("cedula", "x")
+('0926687856', True)
+>>> newer.key_id_of(newer.rotate(token)) == newer.key_ids[0]
+True
 """
 from __future__ import annotations
 
 import base64
+import binascii
 import hmac
 import logging
 import os
 from hashlib import sha256
 from pathlib import Path
-from typing import Optional
+from typing import overload
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 logger = logging.getLogger(__name__)
+
+
+class KeyConfigurationError(ValueError):
+    """The configured key is missing or malformed (the message never shows the key)."""
 
 
 def _derive(master: bytes, purpose: str) -> bytes:
@@ -39,40 +59,110 @@ def _derive(master: bytes, purpose: str) -> bytes:
     ).derive(master)
 
 
+def parse_keys(configured: str) -> list[bytes]:
+    """The raw 32-byte keys of a comma-separated list, newest first.
+
+    >>> len(parse_keys(Fernet.generate_key().decode() + " , " + Fernet.generate_key().decode()))
+    2
+    >>> parse_keys("not-a-key")
+    Traceback (most recent call last):
+        ...
+    buzon.crypto.KeyConfigurationError: CASE_ENCRYPTION_KEY entry 1 is not a Fernet key (32 bytes, url-safe base64)
+    """
+    entries = [entry.strip() for entry in (configured or "").split(",") if entry.strip()]
+    if not entries:
+        raise KeyConfigurationError("CASE_ENCRYPTION_KEY is empty")
+    keys = []
+    for position, entry in enumerate(entries, start=1):
+        try:
+            raw = base64.urlsafe_b64decode(entry.encode("ascii"))
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            raw = b""
+        if len(raw) != 32:
+            raise KeyConfigurationError(
+                f"CASE_ENCRYPTION_KEY entry {position} is not a Fernet key "
+                "(32 bytes, url-safe base64)")
+        keys.append(raw)
+    if len(set(keys)) != len(keys):
+        raise KeyConfigurationError("CASE_ENCRYPTION_KEY lists the same key twice")
+    return keys
+
+
+def key_id(raw_key: bytes) -> str:
+    """A short public name of a key: it identifies the key without revealing it."""
+    return _derive(raw_key, "key-id").hex()[:8]
+
+
 class FieldCipher:
-    """Encrypts and hashes single text fields with keys derived from one master key."""
+    """Encrypts and hashes single fields with keys derived from the configured keys."""
 
-    def __init__(self, master_key: str) -> None:
-        master = base64.urlsafe_b64decode(master_key.encode())
-        if len(master) != 32:
-            raise ValueError("CASE_ENCRYPTION_KEY must be a Fernet key (32 bytes, base64)")
-        self._fernet = Fernet(base64.urlsafe_b64encode(_derive(master, "fields")))
-        self._master = master
+    def __init__(self, configured: str) -> None:
+        keys = parse_keys(configured)
+        self.configured = ",".join(base64.urlsafe_b64encode(k).decode() for k in keys)
+        self.key_ids = [key_id(k) for k in keys]
+        self._fernets = [Fernet(base64.urlsafe_b64encode(_derive(k, "fields"))) for k in keys]
+        self._multi = MultiFernet(self._fernets)
+        self._index = keys[-1]
+        self._hash_keys: dict[str, bytes] = {}
 
-    def encrypt(self, value: Optional[str]) -> Optional[str]:
+    @overload
+    def encrypt(self, value: str) -> str: ...
+    @overload
+    def encrypt(self, value: None) -> None: ...
+
+    def encrypt(self, value: str | None) -> str | None:
         if value is None:
             return None
-        return self._fernet.encrypt(value.encode("utf-8")).decode("ascii")
+        return self._multi.encrypt(value.encode("utf-8")).decode("ascii")
 
-    def decrypt(self, token: Optional[str]) -> Optional[str]:
+    @overload
+    def decrypt(self, token: str) -> str: ...
+    @overload
+    def decrypt(self, token: None) -> None: ...
+
+    def decrypt(self, token: str | None) -> str | None:
         if token is None:
             return None
-        return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
+        return self._multi.decrypt(token.encode("ascii")).decode("utf-8")
 
     def encrypt_bytes(self, content: bytes) -> bytes:
-        return self._fernet.encrypt(content)
+        return self._multi.encrypt(content)
 
     def decrypt_bytes(self, token: bytes) -> bytes:
-        return self._fernet.decrypt(token)
+        return self._multi.decrypt(token)
+
+    def rotate(self, token: str) -> str:
+        """The same value encrypted with the newest key (unchanged content)."""
+        return self._multi.rotate(token.encode("ascii")).decode("ascii")
+
+    def rotate_bytes(self, token: bytes) -> bytes:
+        return self._multi.rotate(token)
+
+    def key_id_of(self, token: str | bytes) -> str | None:
+        """The id of the key that made ``token``; None if no configured key did."""
+        data = token.encode("ascii") if isinstance(token, str) else token
+        for kid, fernet in zip(self.key_ids, self._fernets):
+            try:
+                fernet.decrypt(data)
+            except InvalidToken:
+                continue
+            return kid
+        return None
 
     def keyed_hash(self, purpose: str, value: str) -> str:
-        """HMAC-SHA256 of ``value`` under a key reserved for ``purpose``."""
-        key = _derive(self._master, f"hash:{purpose}")
-        return hmac.new(key, value.encode("utf-8"), sha256).hexdigest()
+        """HMAC-SHA256 of ``value`` under the index key's subkey for ``purpose``."""
+        return hmac.new(self.hash_key(purpose), value.encode("utf-8"), sha256).hexdigest()
+
+    def hash_key(self, purpose: str) -> bytes:
+        """A 32-byte secret for ``purpose``, stable across key rotations."""
+        key = self._hash_keys.get(purpose)
+        if key is None:
+            key = self._hash_keys[purpose] = _derive(self._index, f"hash:{purpose}")
+        return key
 
 
-def master_key(configured: Optional[str], dev_key_file: Path) -> str:
-    """The configured key, or a development key kept in ``dev_key_file``.
+def master_key(configured: str | None, dev_key_file: Path) -> str:
+    """The configured key(s), or a development key kept in ``dev_key_file``.
 
     The development key is created on first use, readable only by its owner,
     and a warning says that production must set ``CASE_ENCRYPTION_KEY``.
@@ -80,7 +170,7 @@ def master_key(configured: Optional[str], dev_key_file: Path) -> str:
     if configured:
         return configured.strip()
     if not dev_key_file.exists():
-        dev_key_file.parent.mkdir(parents=True, exist_ok=True)
+        dev_key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         draft = dev_key_file.with_name(f".{dev_key_file.name}.{os.getpid()}")
         fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:

@@ -1,9 +1,23 @@
 """Confirmation e-mails: queued with the case, sent over SMTP, retried until sent.
 
 The message is stored (encrypted) in the same transaction as the case, so a
-failed send never loses either. :func:`deliver_due` sends what is due; a failure
-leaves the message queued with a growing delay. With no SMTP server configured
-the message is written as an ``.eml`` file under ``var/mail`` instead.
+failed send never loses either. :meth:`Outbox.deliver_due` sends what is due:
+
+- a worker *claims* a message for a lease and renews the lease while its send
+  is running, so a slow SMTP server never lets a second worker send it again;
+  a worker that died mid-send loses its claim when the lease runs out;
+- a failure leaves the message queued with a growing delay; after
+  ``max_attempts`` it becomes a *dead letter*, logged and listed by
+  ``python -m buzon.outbox --dead-letters`` until an operator re-queues it
+  (``--retry-dead``);
+- once sent, only what is needed afterwards is kept: the subject (the case
+  number), times and counts. Recipient and body (the tracking key) are erased.
+
+SMTP uses STARTTLS by default, or SMTPS, with the server's certificate
+verified; a password is never sent over a connection without TLS. With no SMTP
+server configured (the embedded profile) each message is written under
+``var/mail`` encrypted with the case key; ``python -m buzon.outbox --read-mail``
+shows them.
 
 Run ``python -m buzon.outbox`` to keep delivering (``--once`` for one pass).
 """
@@ -11,28 +25,34 @@ from __future__ import annotations
 
 import argparse
 import logging
+import secrets
 import smtplib
+import ssl
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
-from typing import Callable, Optional, Protocol
+from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from buzon import crypto, datafiles, settings as settings_module
 from buzon.cases import routing
-from buzon.cases.models import OutboxMessage
+from buzon.cases.models import Case, OutboxMessage
 from buzon.clock import ecuador_time_text, utcnow
-from buzon.db import make_engine, session_factory
+from buzon.db import session_factory
 
 logger = logging.getLogger(__name__)
 
-PENDING, SENT = "pending", "sent"
+PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
 LEASE = timedelta(minutes=2)
 MAX_DELAY = timedelta(hours=1)
+MAIL_SUFFIX = ".eml.enc"
 
 
 def compose_confirmation(kind: str, category: str, registration, registered_at: datetime):
@@ -45,7 +65,7 @@ def compose_confirmation(kind: str, category: str, registration, registered_at: 
         "number": registration.number,
         "tracking_key": registration.tracking_key,
         "area_name": registration.area_name,
-        "registered_at": ecuador_time_text(registered_at) + " (hora de Ecuador)",
+        "registered_at": ecuador_time_text(registered_at),
     }
     return template["subject"].format(**values), template["body"].format(**values)
 
@@ -70,19 +90,39 @@ class Transport(Protocol):
     def send(self, message: EmailMessage) -> None: ...
 
 
+class InsecureLogin(RuntimeError):
+    """Refused: a password would cross the network without TLS."""
+
+
 @dataclass
 class SmtpTransport:
+    """SMTP with STARTTLS (default), SMTPS (``security="ssl"``) or, for a local
+    relay without a password only, plain SMTP (``security="none"``)."""
+
     host: str
     port: int
-    user: Optional[str] = None
-    password: Optional[str] = None
-    starttls: bool = False
-    timeout: float = 15.0
+    user: str | None = None
+    password: str | None = None
+    security: str = "starttls"
+    timeout: float = 20.0
+    ca_file: str | None = None
+    context: ssl.SSLContext | None = field(default=None, repr=False)
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Certificate and host name verified against the system's CAs (or ``ca_file``)."""
+        return self.context or ssl.create_default_context(cafile=self.ca_file)
 
     def send(self, message: EmailMessage) -> None:
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-            if self.starttls:
-                smtp.starttls()
+        if self.user and self.security == "none":
+            raise InsecureLogin("SMTP_USER is set but SMTP_SECURITY is none")
+        if self.security == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                                  context=self.tls_context())
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        with smtp:
+            if self.security == "starttls":
+                smtp.starttls(context=self.tls_context())  # fails if the server has no TLS
             if self.user:
                 smtp.login(self.user, self.password or "")
             smtp.send_message(message)
@@ -90,28 +130,44 @@ class SmtpTransport:
 
 @dataclass
 class DirectoryTransport:
-    """Writes each message as an ``.eml`` file: the embedded mode's mailbox."""
+    """The embedded profile's mailbox: each message in a file, encrypted with the case key."""
 
     folder: Path
+    cipher: crypto.FieldCipher
 
     def send(self, message: EmailMessage) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         name = message["Message-ID"].strip("<>").split("@")[0]
-        path = self.folder / f"{name}.eml"
-        path.write_bytes(bytes(message))
+        path = self.folder / f"{name}{MAIL_SUFFIX}"
+        path.write_bytes(self.cipher.encrypt_bytes(bytes(message)))
         path.chmod(0o600)
 
 
-def transport_for(settings: settings_module.Settings) -> Transport:
+def read_mailbox(folder: Path, cipher: crypto.FieldCipher) -> list[EmailMessage]:
+    """The messages a :class:`DirectoryTransport` wrote, oldest first."""
+    files = sorted(folder.glob(f"*{MAIL_SUFFIX}"), key=lambda p: p.stat().st_mtime)
+    return [message_from_bytes(cipher.decrypt_bytes(p.read_bytes()), policy=policy.default)
+            for p in files]
+
+
+def purge_mailbox(folder: Path, older_than: datetime) -> int:
+    """Delete the embedded mailbox's files written before ``older_than`` (UTC)."""
+    cutoff = older_than.timestamp() if older_than.tzinfo else (
+        older_than - datetime(1970, 1, 1)).total_seconds()
+    gone = 0
+    for path in folder.glob(f"*{MAIL_SUFFIX}"):
+        if path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            gone += 1
+    return gone
+
+
+def transport_for(settings: settings_module.Settings, cipher: crypto.FieldCipher) -> Transport:
     if settings.smtp_host:
-        return SmtpTransport(
-            settings.smtp_host,
-            settings.smtp_port,
-            settings.smtp_user,
-            settings.smtp_password,
-            settings.smtp_starttls,
-        )
-    return DirectoryTransport(settings.mail_dir)
+        return SmtpTransport(settings.smtp_host, settings.smtp_port, settings.smtp_user,
+                             settings.smtp_password, settings.smtp_security,
+                             settings.smtp_timeout, settings.smtp_ca_file)
+    return DirectoryTransport(settings.mail_dir, cipher)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -124,32 +180,54 @@ def retry_delay(attempts: int) -> timedelta:
 class DeliveryReport:
     sent: int = 0
     failed: int = 0
+    dead: int = 0
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    case_number: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
 
 
 class Outbox:
     def __init__(self, engine, cipher, transport: Transport, sender: str,
-                 now: Callable[[], datetime] = utcnow):
+                 now: Callable[[], datetime] = utcnow, max_attempts: int = 12,
+                 lease: timedelta = LEASE):
         self.cipher = cipher
         self.transport = transport
         self.sender = sender
         self.now = now
+        self.max_attempts = max_attempts
+        self.lease = lease
         self._session = session_factory(engine)
 
-    @classmethod
-    def from_settings(cls, settings: settings_module.Settings) -> "Outbox":
-        key = crypto.master_key(settings.encryption_key, settings.dev_key_file)
-        return cls(make_engine(settings.database_url), crypto.FieldCipher(key),
-                   transport_for(settings), settings.smtp_from)
-
-    def _claim(self, session, message_id: int, now: datetime) -> bool:
-        """Take a message for one sender only, for a lease; True when ours."""
-        claimed = session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message_id, OutboxMessage.status == PENDING,
-                   OutboxMessage.next_attempt_at <= now)
-            .values(next_attempt_at=now + LEASE)
+    def _claimable(self, now: datetime):
+        return or_(
+            and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
+            and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now),
         )
-        return claimed.rowcount == 1
+
+    def _claim(self, message_id: int, now: datetime) -> str | None:
+        """Take a message for this worker only; the claim token, or None if taken."""
+        token = secrets.token_hex(16)
+        with self._session.begin() as session:
+            claimed = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id, self._claimable(now))
+                .values(status=SENDING, claim_token=token, lease_until=now + self.lease)
+            )
+        return token if claimed.rowcount == 1 else None
+
+    def _renew(self, message_id: int, token: str) -> None:
+        with self._session.begin() as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id, OutboxMessage.claim_token == token)
+                .values(lease_until=self.now() + self.lease)
+            )
 
     def deliver_due(self, limit: int = 20) -> DeliveryReport:
         """Send every queued message that is due; failures are rescheduled."""
@@ -157,19 +235,15 @@ class Outbox:
         now = self.now()
         with self._session() as session:
             due = session.execute(
-                select(OutboxMessage.id)
-                .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now)
-                .order_by(OutboxMessage.id)
-                .limit(limit)
+                select(OutboxMessage.id).where(self._claimable(now))
+                .order_by(OutboxMessage.id).limit(limit)
             ).scalars().all()
         for message_id in due:
-            with self._session.begin() as session:
-                if not self._claim(session, message_id, now):
-                    continue
-            if self._send(message_id):
-                report.sent += 1
-            else:
-                report.failed += 1
+            token = self._claim(message_id, now)
+            if token is None:
+                continue
+            outcome = self._send(message_id, token)
+            setattr(report, outcome, getattr(report, outcome) + 1)
         return report
 
     def _compose(self, message_id: int) -> EmailMessage:
@@ -183,41 +257,122 @@ class Outbox:
             email.set_content(self.cipher.decrypt(row.body_enc))
         return email
 
-    def _send(self, message_id: int) -> bool:
+    def _send_renewing(self, message_id: int, token: str) -> None:
+        """Send in a thread, renewing the claim until the send returns."""
+        failure: list[BaseException] = []
+
+        def send() -> None:
+            try:
+                self.transport.send(self._compose(message_id))
+            except BaseException as error:  # noqa: BLE001 - handed to the caller
+                failure.append(error)
+
+        worker = threading.Thread(target=send, name=f"outbox-{message_id}", daemon=True)
+        worker.start()
+        beat = max(self.lease.total_seconds() / 3, 0.05)
+        while True:
+            worker.join(beat)
+            if not worker.is_alive():
+                break
+            self._renew(message_id, token)
+        if failure:
+            raise failure[0]
+
+    def _send(self, message_id: int, token: str) -> str:
         try:  # a message that cannot even be read (a wrong key) must not stop the others
-            self.transport.send(self._compose(message_id))
+            self._send_renewing(message_id, token)
         except Exception as error:  # any failure: keep it queued, say only what kind
-            with self._session.begin() as session:
-                row = session.get(OutboxMessage, message_id)
-                row.attempts += 1
-                row.last_error = type(error).__name__[:200]
-                row.next_attempt_at = self.now() + retry_delay(row.attempts)
-            logger.warning("e-mail %s not sent (%s); retry later", message_id, type(error).__name__)
-            return False
+            return self._failed(message_id, token, type(error).__name__)
+        with self._session.begin() as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id, OutboxMessage.claim_token == token)
+                .values(status=SENT, attempts=OutboxMessage.attempts + 1, sent_at=self.now(),
+                        last_error=None, claim_token=None, lease_until=None,
+                        recipient_enc=None, body_enc=None)
+            )
+        logger.info("e-mail %s sent", message_id)
+        return "sent"
+
+    def _failed(self, message_id: int, token: str, error_name: str) -> str:
         with self._session.begin() as session:
             row = session.get(OutboxMessage, message_id)
-            row.status = SENT
+            if row.claim_token != token:
+                return "failed"
             row.attempts += 1
-            row.sent_at = self.now()
-            row.last_error = None
-        logger.info("e-mail %s sent", message_id)
-        return True
+            row.last_error = error_name[:200]
+            row.claim_token = None
+            row.lease_until = None
+            if row.attempts >= self.max_attempts:
+                row.status = DEAD
+            else:
+                row.status = PENDING
+                row.next_attempt_at = self.now() + retry_delay(row.attempts)
+            attempts, dead = row.attempts, row.status == DEAD
+        if dead:
+            logger.error("e-mail %s is a dead letter after %d attempts (%s): "
+                         "see `python -m buzon.outbox --dead-letters`",
+                         message_id, attempts, error_name)
+            return "dead"
+        logger.warning("e-mail %s not sent (%s); retry later", message_id, error_name)
+        return "failed"
+
+    def dead_letters(self) -> list[DeadLetter]:
+        with self._session() as session:
+            rows = session.execute(
+                select(OutboxMessage.id, Case.number, OutboxMessage.attempts,
+                       OutboxMessage.last_error, OutboxMessage.created_at)
+                .join(Case, Case.id == OutboxMessage.case_id)
+                .where(OutboxMessage.status == DEAD).order_by(OutboxMessage.id)
+            ).all()
+        return [DeadLetter(*row) for row in rows]
+
+    def retry_dead(self) -> int:
+        """Queue every dead letter again, from its first attempt."""
+        with self._session.begin() as session:
+            done = session.execute(
+                update(OutboxMessage).where(OutboxMessage.status == DEAD)
+                .values(status=PENDING, attempts=0, next_attempt_at=self.now())
+            )
+        return done.rowcount
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Send queued confirmation e-mails.")
+    from buzon import wiring
+
+    parser = argparse.ArgumentParser(description="Send queued e-mails.")
     parser.add_argument("--once", action="store_true", help="one pass, then exit")
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between passes")
+    parser.add_argument("--dead-letters", action="store_true",
+                        help="list the e-mails that could not be delivered")
+    parser.add_argument("--retry-dead", action="store_true",
+                        help="queue the dead letters again")
+    parser.add_argument("--read-mail", action="store_true",
+                        help="print the embedded mailbox (var/mail), decrypted")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s outbox %(levelname)s %(message)s")
-    box = Outbox.from_settings(settings_module.load())
+    wiring.umask_private()
+    wired = wiring.check()
+    box = wired.outbox
+    if args.dead_letters:
+        for letter in box.dead_letters():
+            print(f"{letter.id}\t{letter.case_number}\t{letter.attempts} intentos\t"
+                  f"{letter.last_error}\t{letter.created_at:%Y-%m-%d %H:%M} UTC")
+        return
+    if args.retry_dead:
+        print(f"{box.retry_dead()} e-mail(s) queued again")
+        return
+    if args.read_mail:
+        for message in read_mailbox(wired.settings.mail_dir, wired.cipher):
+            print(message.as_string(), end="\n" + "=" * 72 + "\n")
+        return
     while True:
         try:
             report = box.deliver_due()
-            if report.sent or report.failed:
-                logger.info("sent %d, failed %d", report.sent, report.failed)
-        except Exception:  # the database may be briefly unavailable: try again
-            logger.exception("delivery pass failed")
+            if report.sent or report.failed or report.dead:
+                logger.info("sent %d, failed %d, dead %d", report.sent, report.failed, report.dead)
+        except Exception as error:  # the database may be briefly unavailable: try again
+            logger.error("delivery pass failed: %s", type(error).__name__)
         if args.once:
             return
         time.sleep(args.interval)

@@ -1,7 +1,9 @@
-"""Rasa input channels of the buzón beyond the built-in REST channel.
+"""The channels of the Rasa server: the web page and socket.io, WhatsApp, REST.
 
-- :mod:`channels.web`: the citizen's web page (chat widget and evidence upload).
-- :mod:`channels.whatsapp`: the WhatsApp Business Cloud API (webhook + Graph API).
-- :mod:`channels.evidence_intake`: evidence files sent in a conversation, shared by
-  every channel that receives files (the web upload and WhatsApp).
+Importing this package (Rasa does, to load the channels named in
+``credentials.yml``) installs the server-wide protections of
+:mod:`channels.server_hardening`.
 """
+from channels import server_hardening
+
+server_hardening.install()

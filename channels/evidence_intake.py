@@ -23,11 +23,10 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 from pathlib import PurePosixPath
 from typing import Any, Optional
 
-from buzon import crypto, db, evidence, settings as settings_module
+from buzon import evidence, wiring
 from buzon.validation import Invalid
 
 FORM = "caso_form"
@@ -40,22 +39,9 @@ MAX_NAME = 120
 # reach the injected message nor the stored name.
 _UNSAFE = re.compile(r"[\"'{}\\\x00-\x1f\x7f]")
 
-_lock = threading.Lock()
-_store: Optional[evidence.EvidenceStore] = None
-
-
 def evidence_store() -> evidence.EvidenceStore:
-    """The process's evidence store, built (and the schema migrated) on first use."""
-    global _store
-    with _lock:
-        if _store is None:
-            current = settings_module.load()
-            db.migrate(current.database_url)
-            key = crypto.master_key(current.encryption_key, current.dev_key_file)
-            _store = evidence.EvidenceStore(
-                db.make_engine(current.database_url), crypto.FieldCipher(key), current.evidence_dir
-            )
-        return _store
+    """The process's evidence store (:mod:`buzon.wiring`)."""
+    return wiring.current().evidence
 
 
 def safe_name(name: Optional[str]) -> str:
@@ -107,11 +93,10 @@ async def receive_file(agent_or_tracker_store: Any, sender_id: str, name: Option
     if not _asks_for_evidence(tracker):
         return refused(NOT_NOW)
     case_kind = tracker.get_slot("case_kind")
-    loop = asyncio.get_running_loop()
+    registration = tracker.get_slot("registration_id")
     try:
-        stored = await loop.run_in_executor(
-            None, lambda: evidence_store().add(sender_id, case_kind, safe_name(name), content)
-        )
+        stored = await asyncio.to_thread(
+            evidence_store().add, sender_id, registration, case_kind, safe_name(name), content)
     except Invalid as error:
         return refused(error.reason)
     return received(stored.name)

@@ -2,24 +2,38 @@
 
 Rasa mounts this channel at ``/webhooks/web/``:
 
-- ``GET  /webhooks/web/``                   the page (``web/index.html``);
+- ``GET  /webhooks/web/``                   the page (``web/index.html``); it also sets the
+  browser's chat cookie (see below);
 - ``GET  /webhooks/web/static/<file>``      ``web/static/*`` and ``webchat.js``, the
   rasa-webchat bundle installed by npm in ``web/node_modules`` (served from here:
   no CDN, and its ``@import`` of Google Fonts is removed, so the page loads
   nothing from another site);
 - ``POST /webhooks/web/upload``             an evidence file: a multipart form with
-  ``file`` and ``sender`` (the widget's socket.io session id). The answer is
+  ``file`` and ``sender`` (the widget's session id). The answer is
   ``{"message": "/inform{...}"}``, the text the page then sends to the bot
   through the widget so that the bot says in the chat what was accepted or why
   not (see :mod:`channels.evidence_intake`).
 
 The chat itself goes over socket.io: :class:`SocketIOInput` is Rasa's
 ``socketio`` channel (same name, same options, same ``/socket.io/`` path) with
-two changes. It awaits ``enter_room``, a coroutine since python-socketio 5.10
-that Rasa 3.6 calls without ``await``: with ``session_persistence`` the browser
-never joined its room and never received a reply. And a session id is what
-Rasa makes (``uuid4().hex``): a client cannot name another conversation (a REST
-or WhatsApp one) as its own. Configured in ``credentials.yml``::
+these changes:
+
+- It awaits ``enter_room``, a coroutine since python-socketio 5.10 that Rasa 3.6
+  calls without ``await`` (with ``session_persistence`` the browser never joined
+  its room and never received a reply).
+- **A conversation belongs to the browser that opened it.** The page gives each
+  browser a random secret in an HttpOnly, SameSite=Strict cookie (``buzon_chat``);
+  a session id is a random nonce plus a MAC of the nonce under that secret
+  (:func:`session_id_for`). A socket may resume only a session id whose MAC
+  matches its own cookie, only while no other socket holds it, and only the
+  socket that holds a session may send messages in it. An upload must come
+  with the cookie of the session's browser. A stolen session id is worth
+  nothing without the cookie, which scripts cannot read.
+- A socket from another site (an ``Origin`` that is not this server) is refused.
+- Every message goes through :mod:`channels.incoming` (length, blank, typed
+  button titles, an unreachable action server answered kindly).
+
+Configured in ``credentials.yml``::
 
     channels.web.SocketIOInput:        # instead of `socketio:`
       user_message_evt: user_uttered
@@ -27,25 +41,34 @@ or WhatsApp one) as its own. Configured in ``credentials.yml``::
       session_persistence: true
     channels.web.WebPageInput:
 
-Privacy: nothing here logs a file, its name or a session id.
+Privacy: nothing here logs a file, its name, a message or a session id.
 """
 from __future__ import annotations
 
+import hmac
 import inspect
+import json
 import logging
 import mimetypes
 import re
-import uuid
+import secrets
+from collections.abc import Awaitable, Callable
+from hashlib import sha256
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
+from typing import Any, Dict, Optional, Text, Tuple
+from urllib.parse import urlsplit
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput as RasaSocketIOInput
+from rasa.core.channels.socketio import SocketIOOutput
 from sanic import Blueprint, response
 from sanic.headers import parse_content_header
 from sanic.request import Request, parse_multipart_form
 
-from channels import evidence_intake
+from buzon import wiring
+from channels import evidence_intake, incoming
+from channels.request_body import read_body
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +84,15 @@ MAX_FILE_BYTES = evidence_intake.MAX_BYTES + 1
 # Room for the multipart framing and the small ``sender`` field.
 FORM_OVERHEAD = 64 * 1024
 MAX_BODY_BYTES = MAX_FILE_BYTES + FORM_OVERHEAD
-# rasa-webchat's session id is the one Rasa's socket.io channel makes: uuid4().hex.
-SESSION_ID = re.compile(r"[0-9a-f]{32}")
+# A session id: a 24-hex nonce and the 16-hex MAC binding it to a browser's cookie.
+SESSION_ID = re.compile(r"[0-9a-f]{40}")
+NONCE_HEX, MAC_HEX = 24, 16
+COOKIE = "buzon_chat"
+BROWSER_SECRET = re.compile(r"[0-9a-f]{64}")
+COOKIE_MAX_AGE = 24 * 3600
 TOO_LARGE = "evidence_too_large"
+# One chat message at its longest, 4 UTF-8 bytes a character, and the framing around it.
+MAX_SOCKET_MESSAGE_BYTES = 4 * incoming.MAX_MESSAGE_CHARS + 4096
 
 # The bundle's CSS asks for the Inter font from Google; the page uses system fonts.
 _EXTERNAL_FONT = re.compile(rb"@import url\(https://fonts\.googleapis\.com/[^)]*\);")
@@ -127,29 +156,6 @@ def bad_request(reason: str) -> response.HTTPResponse:
     return response.json({"error": reason}, status=400)
 
 
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> Tuple[bytes, bool]:
-    """At most ``limit`` bytes of a streamed body, and whether there was more.
-
-    The rest of a larger body is read and dropped, never kept, so that the
-    browser receives the answer instead of a reset connection.
-    """
-    kept, size, overflow = [], 0, False
-    while True:
-        chunk = await request.stream.read()
-        if chunk is None:
-            break
-        if overflow:
-            continue
-        if size + len(chunk) > limit:
-            kept.append(chunk[: limit - size])
-            size = limit
-            overflow = True
-            continue
-        kept.append(chunk)
-        size += len(chunk)
-    return b"".join(kept), overflow
-
-
 def parse_form(content_type: str, body: bytes) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """The fields and files of a multipart body; ValueError if it is not one.
 
@@ -163,6 +169,69 @@ def parse_form(content_type: str, body: bytes) -> Tuple[Dict[str, Any], Dict[str
         return parse_multipart_form(body, boundary.encode("utf-8"))
     except (ValueError, UnicodeDecodeError, IndexError) as error:
         raise ValueError("malformed multipart body") from error
+
+
+# --- binding a conversation to one browser ----------------------------------------
+
+def _session_key() -> bytes:
+    return wiring.current().cipher.hash_key("web-session")
+
+
+def session_mac(browser_secret: str, nonce: str, key: bytes | None = None) -> str:
+    return hmac.new(key or _session_key(), f"{browser_secret}:{nonce}".encode(),
+                    sha256).hexdigest()[:MAC_HEX]
+
+
+def session_id_for(browser_secret: str, key: bytes | None = None) -> str:
+    """A new session id that only the browser holding ``browser_secret`` can use."""
+    nonce = secrets.token_hex(NONCE_HEX // 2)
+    return nonce + session_mac(browser_secret, nonce, key)
+
+
+def belongs_to(session_id: Any, browser_secret: str | None, key: bytes | None = None) -> bool:
+    """Whether ``session_id`` was made for the browser holding ``browser_secret``.
+
+    >>> key = b"k" * 32
+    >>> mine = session_id_for("a" * 64, key)
+    >>> belongs_to(mine, "a" * 64, key), belongs_to(mine, "b" * 64, key), belongs_to("x", "a" * 64, key)
+    (True, False, False)
+    """
+    if not (isinstance(session_id, str) and SESSION_ID.fullmatch(session_id) and browser_secret):
+        return False
+    nonce, mac = session_id[:NONCE_HEX], session_id[NONCE_HEX:]
+    return hmac.compare_digest(mac, session_mac(browser_secret, nonce, key))
+
+
+def browser_secret_of(cookie_header: str | None) -> str | None:
+    """The browser's chat secret from a ``Cookie`` header, if well formed."""
+    try:
+        jar = SimpleCookie(cookie_header or "")
+    except CookieError:
+        return None
+    morsel = jar.get(COOKIE)
+    value = morsel.value if morsel else ""
+    return value if BROWSER_SECRET.fullmatch(value) else None
+
+
+def same_origin(origin: str | None, host: str | None) -> bool:
+    """No Origin (a same-origin GET) or an Origin naming this very host.
+
+    >>> same_origin(None, "buzon.iess.gob.ec"), same_origin("https://buzon.iess.gob.ec", "buzon.iess.gob.ec")
+    (True, True)
+    >>> same_origin("https://evil.example", "buzon.iess.gob.ec"), same_origin("null", "x")
+    (False, False)
+    """
+    if origin is None:
+        return True
+    return bool(host) and urlsplit(origin).netloc.lower() == host.lower()
+
+
+def chat_cookie(secret: str, secure: bool) -> str:
+    attributes = [f"{COOKIE}={secret}", "Path=/", f"Max-Age={COOKIE_MAX_AGE}", "HttpOnly",
+                  "SameSite=Strict"]
+    if secure:
+        attributes.append("Secure")
+    return "; ".join(attributes)
 
 
 class WebPageInput(InputChannel):
@@ -185,8 +254,11 @@ class WebPageInput(InputChannel):
         async def page(request: Request) -> response.HTTPResponse:
             index = WEB_DIR / "index.html"
             if not index.is_file():
-                return response.text("La página no está instalada.", status=404)
-            return response.html(index.read_text(encoding="utf-8"), headers=PAGE_HEADERS)
+                return response.empty(status=404)
+            headers = dict(PAGE_HEADERS)
+            secret = browser_secret_of(request.headers.get("cookie")) or secrets.token_hex(32)
+            headers["Set-Cookie"] = chat_cookie(secret, secure=not wiring.current().settings.embedded)
+            return response.html(index.read_text(encoding="utf-8"), headers=headers)
 
         @web.route("/static/<name:path>", methods=["GET"])
         async def static(request: Request, name: str) -> response.HTTPResponse:
@@ -194,12 +266,12 @@ class WebPageInput(InputChannel):
                 bundle = webchat_bundle()
                 if bundle is None:
                     logger.error("rasa-webchat is not installed: run `npm ci` in web/")
-                    return response.text("webchat no instalado", status=404)
+                    return response.empty(status=404)
                 return response.raw(bundle, content_type=STATIC_TYPES[".js"],
                                     headers=STATIC_HEADERS)
             found = static_file(name)
             if found is None:
-                return response.text("no encontrado", status=404)
+                return response.empty(status=404)
             content_type = STATIC_TYPES.get(found.suffix) or (
                 mimetypes.guess_type(found.name)[0] or "application/octet-stream")
             return response.raw(found.read_bytes(), content_type=content_type,
@@ -207,7 +279,12 @@ class WebPageInput(InputChannel):
 
         @web.route("/upload", methods=["POST"], stream=True)
         async def upload(request: Request) -> response.HTTPResponse:
-            body, too_large = await read_body(request)
+            if not same_origin(request.headers.get("origin"), request.headers.get("host")):
+                return response.json({"error": "another site"}, status=403)
+            agent = getattr(request.app.ctx, "agent", None)
+            if agent is None or agent.tracker_store is None or not agent.is_ready():
+                return response.json({"error": "the bot is starting"}, status=503)
+            body, too_large = await read_body(request, MAX_BODY_BYTES)
             try:
                 fields, files = parse_form(request.headers.get("content-type", ""), body)
             except ValueError as error:
@@ -215,9 +292,8 @@ class WebPageInput(InputChannel):
             sender = (fields.get("sender") or "").strip()
             if not SESSION_ID.fullmatch(sender):
                 return bad_request("sender must be the widget's session id")
-            agent = getattr(request.app.ctx, "agent", None)
-            if agent is None or agent.tracker_store is None:
-                return response.json({"error": "the bot is starting"}, status=503)
+            if not belongs_to(sender, browser_secret_of(request.headers.get("cookie"))):
+                return response.json({"error": "not this browser's conversation"}, status=403)
             if too_large:
                 # Bigger than any case accepts: refused without keeping the rest,
                 # unless the conversation is not asking for evidence at all.
@@ -238,35 +314,78 @@ class WebPageInput(InputChannel):
 
 
 class SocketIOInput(RasaSocketIOInput):
-    """Rasa's socket.io channel (name ``socketio``), fixed for the web page's widget."""
+    """Rasa's socket.io channel (name ``socketio``), fixed and bound to one browser."""
 
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
         socketio_blueprint = super().blueprint(on_new_message)
         sio = self.sio
-        namespace = self.namespace or "/"
-        handle_message = sio.handlers[namespace][self.user_message_evt]
+        sio.eio.max_http_buffer_size = MAX_SOCKET_MESSAGE_BYTES
+        namespace = self.namespace
+        browsers: Dict[str, str] = {}   # socket id -> its browser's cookie secret
+        holders: Dict[str, str] = {}    # session id -> the socket holding it
+        self.app: Any = None            # the Sanic app, for its agent
 
-        @sio.on("session_request", namespace=self.namespace)
+        @socketio_blueprint.listener("before_server_start")
+        async def remember_app(app, _loop) -> None:
+            self.app = app
+
+        @sio.on("connect", namespace=namespace)
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+            if not same_origin(environ.get("HTTP_ORIGIN"), environ.get("HTTP_HOST")):
+                logger.info("socket.io connection from another site refused")
+                return False
+            secret = browser_secret_of(environ.get("HTTP_COOKIE"))
+            if secret is None:
+                logger.info("socket.io connection without the page's cookie refused")
+                return False
+            browsers[sid] = secret
+            return True
+
+        @sio.on("disconnect", namespace=namespace)
+        async def disconnect(sid: Text) -> None:
+            browsers.pop(sid, None)
+            for session_id in [s for s, holder in holders.items() if holder == sid]:
+                holders.pop(session_id, None)
+
+        @sio.on("session_request", namespace=namespace)
         async def session_request(sid: Text, data: Optional[Dict]) -> None:
+            secret = browsers.get(sid)
+            if secret is None:
+                return
             requested = data.get("session_id") if isinstance(data, dict) else None
-            session_id = requested if isinstance(requested, str) and SESSION_ID.fullmatch(
-                requested) else uuid.uuid4().hex
+            holder = holders.get(requested) if isinstance(requested, str) else None
+            if belongs_to(requested, secret) and holder in (None, sid):
+                session_id = requested
+            else:  # someone else's, forged, or open in another tab: a new conversation
+                session_id = session_id_for(secret)
+            holders[session_id] = sid
             if self.session_persistence:
-                joined = sio.enter_room(sid, session_id, namespace=self.namespace)
+                joined = sio.enter_room(sid, session_id, namespace=namespace)
                 if inspect.isawaitable(joined):
                     await joined
-            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
 
-        @sio.on(self.user_message_evt, namespace=self.namespace)
+        @sio.on(self.user_message_evt, namespace=namespace)
         async def user_message(sid: Text, data: Dict) -> None:
             session_id = data.get("session_id") if isinstance(data, dict) else None
-            if self.session_persistence and not (
-                isinstance(session_id, str) and SESSION_ID.fullmatch(session_id)
-            ):
-                logger.warning("socket.io message without a valid session id ignored")
+            if not isinstance(session_id, str) or holders.get(session_id) != sid:
+                logger.warning("socket.io message for a session this socket does not hold ignored")
                 return
-            await handle_message(sid, data)
+            text = data.get("message")
+            metadata = data.get(self.metadata_key) or {}
+            if isinstance(metadata, str):
+                try:
+                    metadata = json.loads(metadata)
+                except ValueError:
+                    metadata = {}
+            agent = getattr(self.app.ctx, "agent", None) if self.app is not None else None
+            output = SocketIOOutput(sio, self.bot_message_evt)
+            if agent is None:
+                return
+            await incoming.handle(agent, on_new_message, text if isinstance(text, str) else None,
+                                  output, session_id, input_channel=self.name(),
+                                  metadata=metadata if isinstance(metadata, dict) else {})
 
         return socketio_blueprint

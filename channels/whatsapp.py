@@ -6,10 +6,20 @@ POST for each batch of messages and statuses, signed with the app secret
 (``POST {api_url}/{phone_number_id}/messages``).
 
 Privacy: the WhatsApp id (``wa_id``) is the citizen's phone number. The Rasa
-conversation is named ``wa-`` + a keyed hash of it (:func:`sender_id_for`), so
-the number never reaches the tracker store, the case tables or the logs; the
-real ``wa_id`` lives only inside the :class:`WhatsAppOutput` of one request, to
-reply. Nothing here logs a ``wa_id``, a message text or a file.
+conversation is named ``wa-`` + a keyed hash of it (:func:`sender_id_for`, keyed
+by the case key, so rotating Meta's app secret renames nothing), so the number
+never reaches the tracker store, the case tables or the logs; the real ``wa_id``
+lives only inside the :class:`WhatsAppOutput` of one request, to reply. Nothing
+here logs a ``wa_id``, a message text or a file.
+
+Robustness: a body over ``MAX_WEBHOOK_BYTES`` is refused before it is read
+whole; each message goes through :mod:`channels.incoming` (length, blank,
+typed button titles, an unreachable action server answered kindly); a
+message is marked as processed only after it was (in Redis when
+``dedup_redis_url`` is set, so a restart or a second server does not process a
+redelivery again), and a failure answers Meta with 500 so it delivers again.
+The access token goes only to the Graph API's own address or, over https, to
+Meta's media hosts.
 
 Configured in ``credentials.yml``::
 
@@ -19,6 +29,7 @@ Configured in ``credentials.yml``::
       access_token: ${WHATSAPP_ACCESS_TOKEN}
       phone_number_id: ${WHATSAPP_PHONE_NUMBER_ID}
       api_url: ${WHATSAPP_API_URL}        # default https://graph.facebook.com/v21.0
+      dedup_redis_url: redis://127.0.0.1:6379/1   # optional; in-process otherwise
 
 Without an app secret or a verify token the webhook refuses every request (403).
 """
@@ -33,13 +44,16 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
+from urllib.parse import urlsplit
 
 import requests
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from channels import evidence_intake
+from buzon import wiring
+from channels import evidence_intake, incoming
+from channels.request_body import read_body
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +76,10 @@ _DANGLING = {"a", "al", "con", "de", "del", "e", "el", "en", "la", "las", "lo", 
 ELLIPSIS = "…"
 FILE_TYPES = ("image", "document")
 NOT_FILES = ("audio", "video", "sticker")
+# A webhook batch is a few kilobytes; nothing legitimate comes near this.
+MAX_WEBHOOK_BYTES = 1024 * 1024
+# Where Meta serves the files citizens send (besides the Graph API's own host).
+MEDIA_HOST_SUFFIXES = (".fbsbx.com", ".facebook.com", ".fbcdn.net", ".whatsapp.net")
 
 
 # --- incoming ---------------------------------------------------------------------
@@ -74,10 +92,14 @@ def signature_ok(app_secret: str, body: bytes, header: Optional[str]) -> bool:
     return hmac.compare_digest(expected.encode(), header[len("sha256="):].strip().encode())
 
 
-def sender_id_for(app_secret: str, wa_id: str) -> str:
+def sender_id_for(key: bytes, wa_id: str) -> str:
     """The Rasa conversation id of a WhatsApp user: a keyed hash, never the number."""
-    key = hmac.new(app_secret.encode("utf-8"), b"buzon:whatsapp:sender-id", hashlib.sha256).digest()
     return "wa-" + hmac.new(key, wa_id.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def sender_key() -> bytes:
+    """The key of :func:`sender_id_for`, derived from the case key (stable across rotations)."""
+    return wiring.current().cipher.hash_key("whatsapp-sender")
 
 
 @dataclass(frozen=True)
@@ -155,33 +177,76 @@ def parse_webhook(payload: Dict[str, Any], phone_number_id: Optional[str] = None
 
 
 class SeenMessages:
-    """Ids of the messages already accepted, to process a redelivery only once.
+    """Which message ids were processed, so that a redelivery is processed once.
 
-    Meta redelivers a webhook it thinks failed. This is an in-process TTL cache
-    keyed by the WhatsApp message id: it works for one Rasa server process;
-    several replicas behind a load balancer would need a shared store (for
-    example Redis ``SET NX EX``). Entries expire after ``ttl`` seconds and the
-    oldest are dropped beyond ``max_entries``.
+    Meta redelivers a webhook it thinks failed. :meth:`claim` takes an id for
+    processing (False if it was processed or is being processed); :meth:`done`
+    marks it processed for ``ttl`` seconds; :meth:`release` gives it back after a
+    failure so that the redelivery is processed. This one lives in the process
+    (a TTL cache); :class:`RedisSeenMessages` is shared by every server.
     """
 
     def __init__(self, ttl: float = 24 * 3600, max_entries: int = 50_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, claim_ttl: float = 300) -> None:
         self.ttl = ttl
+        self.claim_ttl = claim_ttl
         self.max_entries = max_entries
         self.clock = clock
         self._expiry: "collections.OrderedDict[str, float]" = collections.OrderedDict()
 
-    def first_time(self, message_id: str) -> bool:
-        """True the first time an id is seen within the TTL (and remember it)."""
+    def _expire(self) -> None:
         now = self.clock()
-        while self._expiry and next(iter(self._expiry.values())) <= now:
-            self._expiry.popitem(last=False)
+        for key in [k for k, until in self._expiry.items() if until <= now]:
+            del self._expiry[key]
+
+    def claim(self, message_id: str) -> bool:
+        self._expire()
         if message_id in self._expiry:
             return False
-        self._expiry[message_id] = now + self.ttl
+        self._expiry[message_id] = self.clock() + self.claim_ttl
         while len(self._expiry) > self.max_entries:
             self._expiry.popitem(last=False)
         return True
+
+    def done(self, message_id: str) -> None:
+        self._expiry[message_id] = self.clock() + self.ttl
+        self._expiry.move_to_end(message_id)
+
+    def release(self, message_id: str) -> None:
+        self._expiry.pop(message_id, None)
+
+    def first_time(self, message_id: str) -> bool:
+        """Claim and mark at once (True the first time an id is seen within the TTL)."""
+        if not self.claim(message_id):
+            return False
+        self.done(message_id)
+        return True
+
+
+class RedisSeenMessages:
+    """:class:`SeenMessages` in Redis (``SET NX EX``): shared by servers, kept over restarts."""
+
+    PREFIX = "buzon:whatsapp:seen:"
+
+    def __init__(self, url: str, ttl: int = 24 * 3600, claim_ttl: int = 300) -> None:
+        import redis
+
+        self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self.ttl = ttl
+        self.claim_ttl = claim_ttl
+
+    def _key(self, message_id: str) -> str:
+        return self.PREFIX + hashlib.sha256(message_id.encode()).hexdigest()
+
+    def claim(self, message_id: str) -> bool:
+        return bool(self.redis.set(self._key(message_id), b"processing", nx=True,
+                                   ex=self.claim_ttl))
+
+    def done(self, message_id: str) -> None:
+        self.redis.set(self._key(message_id), b"done", ex=self.ttl)
+
+    def release(self, message_id: str) -> None:
+        self.redis.delete(self._key(message_id))
 
 
 # --- outgoing: pure message building ------------------------------------------------
@@ -356,6 +421,27 @@ class GraphClient:
         self.sleep = sleep
         self._headers = {"Authorization": f"Bearer {access_token}"}
 
+    def trusted_media_url(self, url: str) -> bool:
+        """Whether the access token may go to ``url``: the Graph API's own scheme and
+        host, or https on one of Meta's media hosts.
+
+        >>> client = GraphClient("https://graph.facebook.com/v21.0", "t", "1")
+        >>> client.trusted_media_url("https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1")
+        True
+        >>> client.trusted_media_url("http://lookaside.fbsbx.com/x"), client.trusted_media_url("https://evil.example/x")
+        (False, False)
+        >>> client.trusted_media_url("https://fbsbx.com.evil.example/x")
+        False
+        """
+        try:
+            parts, api = urlsplit(url), urlsplit(self.api_url)
+        except ValueError:
+            return False
+        if (parts.scheme, parts.netloc) == (api.scheme, api.netloc):
+            return True
+        host = (parts.hostname or "").lower()
+        return parts.scheme == "https" and any(host.endswith(s) for s in MEDIA_HOST_SUFFIXES)
+
     def _delay(self, attempt: int, reply: Optional[requests.Response]) -> float:
         delay = self.backoff * 2 ** (attempt - 1)
         retry_after = reply.headers.get("Retry-After") if reply is not None else None
@@ -399,8 +485,10 @@ class GraphClient:
             described = info.json()
             if int(described.get("file_size") or 0) > max_bytes:
                 raise MediaTooLarge()
+            if not self.trusted_media_url(str(described["url"])):
+                raise MediaError("media URL outside the Graph API and Meta's media hosts")
             with requests.get(described["url"], headers=self._headers, stream=True,
-                              timeout=(self.timeout, 30)) as download:
+                              allow_redirects=False, timeout=(self.timeout, 30)) as download:
                 if not download.ok:
                     raise MediaError(f"media HTTP {download.status_code}")
                 content = bytearray()
@@ -422,7 +510,7 @@ def _graph_code(reply: requests.Response) -> Any:
 
 async def in_thread(function: Callable, *args: Any) -> Any:
     """Run a blocking call without blocking Sanic's event loop."""
-    return await asyncio.get_running_loop().run_in_executor(None, function, *args)
+    return await asyncio.to_thread(function, *args)
 
 
 # --- Rasa channels ------------------------------------------------------------------
@@ -482,22 +570,32 @@ class WhatsAppInput(InputChannel):
             found = credentials.get(key)
             return "" if found is None else str(found).strip()
 
+        redis_url = value("dedup_redis_url")
         return cls(value("verify_token"), value("app_secret"), value("access_token"),
-                   value("phone_number_id"), value("api_url") or GRAPH_API_URL)
+                   value("phone_number_id"), value("api_url") or GRAPH_API_URL,
+                   seen=RedisSeenMessages(redis_url) if redis_url else None)
 
     def __init__(self, verify_token: str, app_secret: str, access_token: str,
-                 phone_number_id: str, api_url: str = GRAPH_API_URL) -> None:
+                 phone_number_id: str, api_url: str = GRAPH_API_URL,
+                 seen: "SeenMessages | RedisSeenMessages | None" = None,
+                 sender_key: Optional[bytes] = None) -> None:
         self.verify_token = verify_token
         self.app_secret = app_secret
         self.phone_number_id = phone_number_id
         self.client = GraphClient(api_url, access_token, phone_number_id)
-        self.seen = SeenMessages()
+        self.seen = seen or SeenMessages()
+        self._sender_key = sender_key
         self._tails: Dict[str, "asyncio.Task[None]"] = {}
         self._warned = False
 
     @property
     def configured(self) -> bool:
         return bool(self.verify_token and self.app_secret)
+
+    def sender_id(self, wa_id: str) -> str:
+        if self._sender_key is None:
+            self._sender_key = sender_key()
+        return sender_id_for(self._sender_key, wa_id)
 
     def _refuse(self) -> response.HTTPResponse:
         if not self.configured and not self._warned:
@@ -526,68 +624,85 @@ class WhatsAppInput(InputChannel):
         async def verify(request: Request) -> response.HTTPResponse:
             return self.verify(request)
 
-        @hook.route("/webhook", methods=["POST"])
+        @hook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> response.HTTPResponse:
             if not self.configured:
                 return self._refuse()
-            if not signature_ok(self.app_secret, request.body,
+            body, too_large = await read_body(request, MAX_WEBHOOK_BYTES)
+            if too_large:
+                logger.warning("WhatsApp webhook refused: body over %d bytes", MAX_WEBHOOK_BYTES)
+                return response.text("", status=413)
+            if not signature_ok(self.app_secret, body,
                                 request.headers.get("X-Hub-Signature-256")):
                 logger.info("WhatsApp webhook refused: missing or wrong signature")
                 return self._refuse()
             try:
-                payload = json.loads(request.body)
+                payload = json.loads(body)
             except ValueError:
                 return response.text("", status=400)
             agent = getattr(request.app.ctx, "agent", None)
-            if agent is None:  # still loading the model: Meta will deliver again
+            if agent is None or not agent.is_ready():  # still loading: Meta will deliver again
                 return response.text("", status=503)
-            for incoming in parse_webhook(payload if isinstance(payload, dict) else {},
-                                          self.phone_number_id):
-                if self.seen.first_time(incoming.message_id):
-                    self._enqueue(incoming, on_new_message, agent)
+            tasks = []
+            for message in parse_webhook(payload if isinstance(payload, dict) else {},
+                                         self.phone_number_id):
+                if await in_thread(self.seen.claim, message.message_id):
+                    tasks.append(self._enqueue(message, on_new_message, agent))
+            if tasks:
+                outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+                if any(isinstance(outcome, BaseException) for outcome in outcomes):
+                    return response.text("", status=500)  # Meta delivers the failed ones again
             return response.text("")
 
         return hook
 
-    def _enqueue(self, incoming: Incoming, on_new_message, agent) -> None:
+    def _enqueue(self, incoming_message: Incoming, on_new_message, agent) -> "asyncio.Task[None]":
         """Handle a message after the earlier ones of the same user (in arrival order)."""
-        sender_id = sender_id_for(self.app_secret, incoming.wa_id)
+        sender_id = self.sender_id(incoming_message.wa_id)
         previous = self._tails.get(sender_id)
 
         async def run() -> None:
             if previous is not None:
                 await asyncio.wait([previous])
             try:
-                await self._handle(incoming, sender_id, on_new_message, agent)
+                await self._handle(incoming_message, sender_id, on_new_message, agent)
             except Exception as error:  # never the message itself in the log
-                logger.error("WhatsApp %s message failed: %s", incoming.kind, type(error).__name__)
+                logger.error("WhatsApp %s message failed: %s", incoming_message.kind,
+                             type(error).__name__)
+                await in_thread(self.seen.release, incoming_message.message_id)
+                raise
+            await in_thread(self.seen.done, incoming_message.message_id)
 
         task = asyncio.get_running_loop().create_task(run())
         self._tails[sender_id] = task
         task.add_done_callback(lambda done: self._tails.pop(sender_id, None)
                                if self._tails.get(sender_id) is done else None)
+        return task
 
-    async def _handle(self, incoming: Incoming, sender_id: str, on_new_message, agent) -> None:
-        text = incoming.text
+    async def _handle(self, incoming_message: Incoming, sender_id: str, on_new_message,
+                      agent) -> None:
+        text = incoming_message.text
         if text is None:
-            text = await self._file_text(incoming, sender_id, agent)
-        if text:
-            output = WhatsAppOutput(self.client, incoming.wa_id)
-            await on_new_message(UserMessage(text, output, sender_id, input_channel=self.name(),
-                                             message_id=incoming.message_id))
+            text = await self._file_text(incoming_message, sender_id, agent)
+        output = WhatsAppOutput(self.client, incoming_message.wa_id)
+        await incoming.handle(agent, on_new_message, text, output, sender_id, reraise=True,
+                              input_channel=self.name(), message_id=incoming_message.message_id)
 
-    async def _file_text(self, incoming: Incoming, sender_id: str, agent) -> Optional[str]:
+    async def _file_text(self, incoming_message: Incoming, sender_id: str, agent
+                         ) -> Optional[str]:
         """Download a file the form is waiting for and hand it to the evidence intake."""
         limit = await evidence_intake.size_limit(agent, sender_id)
         if limit is None:
             return evidence_intake.refused(evidence_intake.NOT_NOW)
-        if incoming.media_id is None:  # audio, video, sticker
+        if incoming_message.media_id is None:  # audio, video, sticker
             return evidence_intake.refused("evidence_type")
         try:
-            content, _mime = await in_thread(self.client.download, incoming.media_id, limit)
+            content, _mime = await in_thread(self.client.download, incoming_message.media_id,
+                                             limit)
         except MediaTooLarge:
             return evidence_intake.refused("evidence_too_large")
         except MediaError as error:
             logger.warning("WhatsApp file download failed: %s", error)
             return evidence_intake.refused("evidence_damaged")
-        return await evidence_intake.receive_file(agent, sender_id, incoming.file_name, content)
+        return await evidence_intake.receive_file(agent, sender_id, incoming_message.file_name,
+                                                  content)

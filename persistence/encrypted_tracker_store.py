@@ -1,10 +1,17 @@
-"""Rasa's SQL tracker store with every event's content encrypted at rest.
+"""Rasa's SQL tracker store with every event's content encrypted at rest, and forgetting.
 
 A conversation's events hold what the citizen typed (cédula, phone, address,
 the story) and the slots filled from it. This store keeps Rasa's ``events``
 table and queries unchanged but encrypts the ``data`` column with the case
-store's key (:mod:`buzon.crypto`). Rows written in clear by the plain
-``SQL`` tracker store are still read.
+store's key (:mod:`buzon.wiring`; the process refuses to start with a bad key).
+Rows written in clear by the plain ``SQL`` tracker store are still read.
+
+Forgetting: when a turn's events include the slot ``forget_conversation`` (set by
+the actions after «No acepto», «cancelar», a registration or a status look-up),
+every stored event of the conversation is rewritten without the citizen's
+words and data (:mod:`persistence.conversation_privacy`). Conversations idle for
+longer than the retention period are deleted by :meth:`purge_idle`
+(``make purge``, and the retention worker of ``make run``: :mod:`persistence.retention`).
 
 Use it in ``endpoints.yml``::
 
@@ -15,21 +22,23 @@ Use it in ``endpoints.yml``::
 """
 from __future__ import annotations
 
-from functools import lru_cache
+import json
+from typing import Any
 
 import sqlalchemy as sa
 from cryptography.fernet import InvalidToken
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.orm import declarative_base
 from sqlalchemy.types import TypeDecorator
 
-from buzon import crypto, settings
+from buzon import crypto, wiring
+from persistence import conversation_privacy
 
 
-@lru_cache(maxsize=1)
 def _cipher() -> crypto.FieldCipher:
-    current = settings.load()
-    return crypto.FieldCipher(crypto.master_key(current.encryption_key, current.dev_key_file))
+    return wiring.current().cipher
 
 
 class EncryptedText(TypeDecorator):
@@ -73,8 +82,61 @@ class EncryptedEvent(_Base):
     data = sa.Column(EncryptedText)
 
 
+def _latest_turn(tracker: DialogueStateTracker) -> list:
+    """The events since the citizen last wrote (what this save adds)."""
+    turn = []
+    for event in reversed(tracker.events):
+        turn.append(event)
+        if isinstance(event, UserUttered):
+            break
+    return turn
+
+
 class EncryptedSQLTrackerStore(SQLTrackerStore):
     """:class:`SQLTrackerStore` whose events table encrypts each event's data."""
 
     Base = _Base
     SQLEvent = EncryptedEvent
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        wiring.check()  # a missing or malformed key stops the server here, not later
+        super().__init__(*args, **kwargs)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await super().save(tracker)
+        if any(isinstance(e, SlotSet) and e.key == conversation_privacy.FORGET_SLOT and e.value
+               for e in _latest_turn(tracker)):
+            self.forget(tracker.sender_id)
+
+    def forget(self, sender_id: str) -> int:
+        """Rewrite the conversation's events without what the citizen gave; how many changed."""
+        changed = 0
+        with self.session_scope() as session:
+            rows = session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id)
+            for row in rows:
+                event = json.loads(row.data)
+                clean = conversation_privacy.redacted(event)
+                if clean != event:
+                    row.data = json.dumps(clean)
+                    changed += 1
+            session.commit()
+        return changed
+
+    def purge_idle(self, before_timestamp: float) -> int:
+        """Delete every conversation whose last event is older than ``before_timestamp``."""
+        event = self.SQLEvent
+        idle = (sa.select(event.sender_id).group_by(event.sender_id)
+                .having(sa.func.max(event.timestamp) < before_timestamp))
+        with self.session_scope() as session:
+            senders = [row[0] for row in session.execute(idle)]
+            gone = 0
+            for start in range(0, len(senders), 500):
+                gone += session.query(event).filter(
+                    event.sender_id.in_(senders[start:start + 500])
+                ).delete(synchronize_session=False)
+            session.commit()
+        return gone
+
+    def conversation_count(self) -> int:
+        with self.session_scope() as session:
+            return session.query(sa.func.count(sa.distinct(self.SQLEvent.sender_id))).scalar()

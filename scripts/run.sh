@@ -1,53 +1,86 @@
 #!/usr/bin/env bash
 # Starts the bot on the embedded defaults: the action server, the e-mail outbox
-# worker and the Rasa server (REST + socket.io channels, HTTP API, CORS), all on
-# this machine with SQLite under var/. `scripts/run.sh shell` opens `rasa shell`
-# instead of the server. Ctrl-C stops everything.
+# worker, the retention worker and the Rasa server (web page + socket.io,
+# WhatsApp webhook, REST for curl and tests), all on this machine with SQLite
+# under var/. `scripts/run.sh shell` opens `rasa shell` instead of the server.
+#
+# What is exposed: the Rasa server and the action server listen on 127.0.0.1
+# only (RASA_INTERFACE, ACTIONS_INTERFACE to change it); Rasa's HTTP API is off
+# unless RASA_API_TOKEN is set, and then it needs that token; no CORS. Files under
+# var/ are readable by this user only (umask 077).
+#
+# Ctrl-C, or a SIGTERM from a process supervisor, stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+umask 077
 export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 RASA_PORT=${RASA_PORT:-5005}
+RASA_INTERFACE=${RASA_INTERFACE:-127.0.0.1}
+ACTIONS_PORT=${ACTIONS_PORT:-5055}  # as in endpoints.yml
+ENDPOINTS=${BUZON_ENDPOINTS:-endpoints.yml}
+CREDENTIALS=${BUZON_CREDENTIALS:-credentials.yml}
+export SANIC_HOST="${ACTIONS_INTERFACE:-127.0.0.1}"  # where the action server listens
 # credentials.yml reads these; empty means WhatsApp is off (its webhook answers 403).
 export WHATSAPP_VERIFY_TOKEN="${WHATSAPP_VERIFY_TOKEN:-}" WHATSAPP_APP_SECRET="${WHATSAPP_APP_SECRET:-}" \
   WHATSAPP_ACCESS_TOKEN="${WHATSAPP_ACCESS_TOKEN:-}" WHATSAPP_PHONE_NUMBER_ID="${WHATSAPP_PHONE_NUMBER_ID:-}" \
   WHATSAPP_API_URL="${WHATSAPP_API_URL:-https://graph.facebook.com/v21.0}"
-ACTIONS_PORT=5055  # as in endpoints.yml
-mkdir -p var/log
+LOGS=${BUZON_VAR_DIR:-var}/log
+mkdir -p "$LOGS"
+chmod 700 "${BUZON_VAR_DIR:-var}" "$LOGS"
 
 children=()
-stop() { for pid in "${children[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap stop EXIT INT TERM
+stop() {
+  trap - EXIT INT TERM
+  for pid in "${children[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
-.venv/bin/rasa run actions --port "$ACTIONS_PORT" --actions actions > var/log/actions.log 2>&1 &
+.venv/bin/rasa run actions --port "$ACTIONS_PORT" --actions actions > "$LOGS/actions.log" 2>&1 &
 children+=($!)
-.venv/bin/python -m buzon.outbox > var/log/outbox.log 2>&1 &
+.venv/bin/python -m buzon.outbox > "$LOGS/outbox.log" 2>&1 &
+children+=($!)
+.venv/bin/python -m persistence.retention --endpoints "$ENDPOINTS" > "$LOGS/retention.log" 2>&1 &
 children+=($!)
 
 for _ in $(seq 1 60); do
-  curl -fs "http://localhost:$ACTIONS_PORT/health" > /dev/null 2>&1 && break
+  curl -fs "http://127.0.0.1:$ACTIONS_PORT/health" > /dev/null 2>&1 && break
   sleep 1
 done
 
 if [ "${1:-}" = "shell" ]; then
-  .venv/bin/rasa shell --model models/current.tar.gz --endpoints endpoints.yml
+  .venv/bin/rasa shell --model models/current.tar.gz --endpoints "$ENDPOINTS"
   exit 0
 fi
 
-if [ -n "${SMTP_HOST:-}" ]; then mail="por SMTP a ${SMTP_HOST}:${SMTP_PORT:-587}"; else mail="como archivos .eml en var/mail/"; fi
+api=()
+if [ -n "${RASA_API_TOKEN:-}" ]; then
+  api=(--enable-api --auth-token "$RASA_API_TOKEN")
+  api_note="API HTTP de Rasa: activa, con RASA_API_TOKEN"
+else
+  api_note="API HTTP de Rasa: desactivada (defina RASA_API_TOKEN para activarla con token)"
+fi
+if [ -n "${SMTP_HOST:-}" ]; then mail="por SMTP a ${SMTP_HOST}:${SMTP_PORT:-587}"; else mail="cifrados en var/mail/ (python -m buzon.outbox --read-mail)"; fi
 cat <<MSG
 
   Buzón de quejas y denuncias del IESS: arrancando en http://localhost:$RASA_PORT
   (la primera vez tarda unos 20 segundos en cargar el modelo)
 
+  Página del buzón (chat y evidencia): http://localhost:$RASA_PORT/webhooks/web/
   Hable con el bot por REST:
     curl -s localhost:$RASA_PORT/webhooks/rest/webhook -d '{"sender":"yo","message":"hola"}'
   o en la terminal:  make shell
-  Página del buzón (chat y evidencia): http://localhost:$RASA_PORT/webhooks/web/
   Casos: ${DATABASE_URL:-SQLite en var/cases.db} · correos de confirmación $mail
-  Registros: var/log/ · Detener: Ctrl-C
+  $api_note · escucha en $RASA_INTERFACE
+  Registros: $LOGS/ · Detener: Ctrl-C
 
 MSG
-.venv/bin/rasa run --model models/current.tar.gz --endpoints endpoints.yml \
-  --credentials credentials.yml --enable-api --cors "*" --port "$RASA_PORT" \
-  --log-file var/log/rasa.log
+.venv/bin/rasa run --model models/current.tar.gz --endpoints "$ENDPOINTS" \
+  --credentials "$CREDENTIALS" --interface "$RASA_INTERFACE" --port "$RASA_PORT" \
+  "${api[@]}" --log-file "$LOGS/rasa.log" &
+children+=($!)
+# Whichever process ends first (or a signal) ends them all.
+wait -n

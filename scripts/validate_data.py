@@ -1,7 +1,7 @@
 """`rasa data validate`, failing on every warning but one kind that is expected.
 
 Rasa warns about each response "not used in any story or rule", but most of
-ours are sent by custom actions (form questions, the Spanish message for each
+ours are sent by custom actions or by the channels (form questions, the Spanish message for each
 invalid answer, help for each step). Such a warning is accepted only when the
 response name, or the prefix the actions build it from, appears in actions/.
 Everything else Rasa reports (unknown intents, story conflicts, bad slot
@@ -22,7 +22,10 @@ DYNAMIC = re.compile(r'f"(utter_\w*?)\{')
 
 
 def used_by_actions() -> tuple[set, tuple]:
-    code = "\n".join(p.read_text() for p in (ROOT / "actions").glob("*.py"))
+    """Response names the actions and the channels send (channels answer blank,
+    too long and "busy" messages themselves)."""
+    code = "\n".join(p.read_text() for folder in ("actions", "channels")
+                     for p in (ROOT / folder).glob("*.py"))
     return set(re.findall(r'"(utter_\w+)"', code)), tuple(DYNAMIC.findall(code)) + ("utter_ask_",)
 
 

@@ -119,14 +119,32 @@ def module_smtp_server():
 
 
 @pytest.fixture()
-def evidence_intake_store(tmp_path, monkeypatch):
-    """The channels' evidence store on a fresh SQLite database under ``tmp_path``."""
-    from buzon.evidence import EvidenceStore
-    from channels import evidence_intake
+def wired(tmp_path, monkeypatch):
+    """This process's :mod:`buzon.wiring` on a fresh SQLite database under ``tmp_path``.
 
-    url = f"sqlite:///{tmp_path / 'cases.db'}"
-    db.migrate(url)
-    store = EvidenceStore(db.make_engine(url), crypto.FieldCipher(Fernet.generate_key().decode()),
-                          tmp_path / "evidence")
-    monkeypatch.setattr(evidence_intake, "_store", store)
-    return store
+    Returns a function that takes more environment variables and gives the Wiring.
+    """
+    from buzon import wiring
+
+    def wire(**environment):
+        url = environment.pop("DATABASE_URL", None) or f"sqlite:///{tmp_path / 'cases.db'}"
+        db.migrate(url)
+        monkeypatch.setenv("DATABASE_URL", url)
+        monkeypatch.setenv("BUZON_VAR_DIR", str(tmp_path / "var"))
+        monkeypatch.setenv("CASE_ENCRYPTION_KEY", environment.pop(
+            "CASE_ENCRYPTION_KEY", Fernet.generate_key().decode()))
+        for name in ("SMTP_HOST", "BUZON_DEFAULT_CHANNEL", "BUZON_PROFILE"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        wiring.reset()
+        return wiring.current()
+
+    yield wire
+    wiring.reset()
+
+
+@pytest.fixture()
+def evidence_intake_store(wired):
+    """The channels' evidence store on a fresh SQLite database."""
+    return wired().evidence

@@ -7,7 +7,8 @@ as a keyed hash. Times are naive UTC (the same on SQLite and PostgreSQL).
 """
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (Column, DateTime, ForeignKey, Integer, LargeBinary, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import declarative_base, relationship
 
 Base = declarative_base()
@@ -31,7 +32,7 @@ class Case(Base):
     canton_code = Column(String(4), nullable=False)
     address_enc = Column(Text, nullable=False)
     description_enc = Column(Text, nullable=False)
-    evidence = Column(String(32), nullable=False)
+    evidence_count = Column(Integer, nullable=False, default=0)
     channel = Column(String(32), nullable=False)
     consent_version = Column(String(32), nullable=False)
     consent_at = Column(DateTime(), nullable=False)
@@ -52,18 +53,23 @@ class CaseSequence(Base):
 
 
 class OutboxMessage(Base):
-    """A confirmation e-mail waiting to be sent, or sent (transactional outbox)."""
+    """An e-mail waiting to be sent, being sent, sent or given up (transactional outbox).
+
+    Recipient and body are erased once the message is sent.
+    """
 
     __tablename__ = "outbox"
 
     id = Column(Integer, primary_key=True)
     case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)
-    recipient_enc = Column(Text, nullable=False)
+    recipient_enc = Column(Text)
     subject = Column(String(200), nullable=False)
-    body_enc = Column(Text, nullable=False)
+    body_enc = Column(Text)
     status = Column(String(16), nullable=False, index=True)
     attempts = Column(Integer, nullable=False, default=0)
     next_attempt_at = Column(DateTime(), nullable=False)
+    lease_until = Column(DateTime())
+    claim_token = Column(String(32))
     last_error = Column(String(200))
     created_at = Column(DateTime(), nullable=False)
     sent_at = Column(DateTime())
@@ -84,16 +90,38 @@ class LookupThrottle(Base):
     last_failure_at = Column(DateTime())
 
 
+class EvidenceBatch(Base):
+    """The files one registration has received so far: the quota, counted atomically.
+
+    ``batch_hash`` is a keyed hash of the conversation and its registration, so a
+    file count is raised with one conditional UPDATE, never read-then-written.
+    """
+
+    __tablename__ = "evidence_batches"
+
+    batch_hash = Column(String(64), primary_key=True)
+    file_count = Column(Integer, nullable=False, default=0)
+    total_bytes = Column(Integer, nullable=False, default=0)
+    created_at = Column(DateTime(), nullable=False)
+
+
 class Evidence(Base):
-    """A file the citizen sent: first of a conversation, then of its case."""
+    """A file the citizen sent: first of a registration in progress, then of its case.
+
+    The content is stored encrypted in the database (every server reaches it,
+    one backup holds it), indexed by a keyed hash of its bytes, never by a plain
+    hash that a holder of the same document could recompute.
+    """
 
     __tablename__ = "evidence"
 
     id = Column(Integer, primary_key=True)
     conversation_hash = Column(String(64), nullable=False, index=True)
+    batch_hash = Column(String(64), nullable=False, index=True)
     case_id = Column(Integer, ForeignKey("cases.id"), index=True)
     kind = Column(String(8), nullable=False)
     size = Column(Integer, nullable=False)
-    sha256 = Column(String(64), nullable=False)
+    content_hmac = Column(String(64), nullable=False, index=True)
+    content_enc = Column(LargeBinary, nullable=False)
     name_enc = Column(Text, nullable=False)
-    created_at = Column(DateTime(), nullable=False)
+    created_at = Column(DateTime(), nullable=False, index=True)

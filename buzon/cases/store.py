@@ -14,12 +14,14 @@ from typing import Callable, List, Optional
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from buzon import crypto, evidence, outbox
+from buzon import consent, crypto, evidence, outbox
 from buzon.cases import numbering, routing
+from buzon.cases.draft import CaseDraft, checked
 from buzon.cases.models import Case, CaseSequence
 from buzon.clock import utcnow
-from buzon.db import make_engine, session_factory
-from buzon.settings import Settings
+from buzon.db import session_factory
+
+__all__ = ["CaseDraft", "CaseStatus", "CaseStore", "Registration"]
 
 STATUS_REGISTERED = "registrado"
 STATUS_LABELS = {
@@ -29,26 +31,6 @@ STATUS_LABELS = {
     "resuelto": "Resuelto",
     "archivado": "Archivado",
 }
-
-
-@dataclass(frozen=True)
-class CaseDraft:
-    """Everything the citizen gave, already validated and normalised."""
-
-    kind: str
-    category: str
-    cedula: str
-    phone: str
-    email: str
-    province_code: str
-    canton_code: str
-    address: str
-    description: str
-    evidence: str
-    channel: str
-    consent_version: str
-    consent_at: datetime
-    conversation_id: Optional[str] = None  # links the files sent in the conversation
 
 
 @dataclass(frozen=True)
@@ -74,11 +56,6 @@ class CaseStore:
         self.now = now
         self._session = session_factory(engine)
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> "CaseStore":
-        key = crypto.master_key(settings.encryption_key, settings.dev_key_file)
-        return cls(make_engine(settings.database_url), crypto.FieldCipher(key))
-
     def _next_sequence(self, session, kind: str, year: int) -> int:
         # UPDATE first: it takes the row's write lock, so two registrations at
         # once never get the same number (SQLite and PostgreSQL alike).
@@ -101,10 +78,14 @@ class CaseStore:
         ).scalar_one()
 
     def register(self, draft: CaseDraft) -> Registration:
-        """Store the case, queue its confirmation e-mail, return number and key."""
-        if routing.kind_of(draft.category) != draft.kind:
-            raise ValueError(f"category {draft.category} is not a {draft.kind}")
+        """Store the case, queue its confirmation e-mail, return number and key.
+
+        Every field is validated again first (:func:`buzon.cases.draft.checked`);
+        :class:`~buzon.validation.Invalid` says what was refused, and then nothing
+        is stored.
+        """
         now = self.now()
+        draft = checked(draft, consent.current().version, now)
         area = routing.route(draft.category, draft.description)
         tracking_key = numbering.new_tracking_key()
         enc = self.cipher.encrypt
@@ -127,7 +108,7 @@ class CaseStore:
                 canton_code=draft.canton_code,
                 address_enc=enc(draft.address),
                 description_enc=enc(draft.description),
-                evidence=draft.evidence,
+                evidence_count=0,
                 channel=draft.channel,
                 consent_version=draft.consent_version,
                 consent_at=draft.consent_at,
@@ -136,10 +117,10 @@ class CaseStore:
             )
             session.add(case)
             session.flush()
-            if draft.conversation_id:
-                files = evidence.attach_pending(session, self.cipher, draft.conversation_id, case.id)
-                if files:
-                    case.evidence = f"{files} archivo(s)"
+            if draft.conversation_id and draft.registration_id:
+                case.evidence_count = evidence.attach_pending(
+                    session, self.cipher, draft.conversation_id, draft.registration_id,
+                    case.id, draft.kind)
             registration = Registration(number, tracking_key, area.name)
             subject, body = outbox.compose_confirmation(
                 kind=draft.kind,
@@ -199,7 +180,7 @@ class CaseStore:
             "canton_code": case.canton_code,
             "address": dec(case.address_enc),
             "description": dec(case.description_enc),
-            "evidence": case.evidence,
+            "evidence_count": case.evidence_count,
             "channel": case.channel,
             "consent_version": case.consent_version,
             "consent_at": case.consent_at,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import string
+from datetime import timedelta
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
@@ -25,6 +26,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from buzon import consent
+from buzon.clock import utcnow
 from tests import synthetic
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +48,8 @@ CASE = {
     "category_label": "problemas con turnos o citas",
     "consent": True,
     "consent_version": consent.current().version,
-    "consent_at": "2026-11-23T10:00:00",
+    # Given minutes ago: the case store refuses a consent from the future or of last week.
+    "consent_at": (utcnow() - timedelta(minutes=10)).isoformat(timespec="seconds"),
     "cedula": CEDULA,
     "phone": "+593987654321",
     "email": "ciudadana@example.com",

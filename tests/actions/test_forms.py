@@ -361,7 +361,7 @@ def test_yes_to_evidence_waits_for_the_files():
     assert outcome.slots["evidence"] is None and outcome.slots["awaiting_evidence"] is True
 
 
-AWAITING = {**CASE, "evidence": None, "awaiting_evidence": True}
+AWAITING = {**CASE, "evidence": None, "awaiting_evidence": True, "registration_id": "reg-1"}
 
 
 def test_a_stored_file_is_acknowledged_by_name_and_more_can_follow():
@@ -385,7 +385,8 @@ def test_a_refused_file_says_why_with_the_limit_of_the_case_kind(kind, limit):
 def test_done_after_uploading_counts_the_files(live_services):
     from tests import synthetic_files
 
-    live_services.evidence().add("evidence-sender", "queja", "foto.png", synthetic_files.png())
+    live_services.evidence().add("evidence-sender", "reg-1", "queja", "foto.png",
+                                 synthetic_files.png())
     outcome = caso("evidence", "/affirm", intent="affirm", given=AWAITING, sender_id="evidence-sender")
     assert outcome.slots["evidence"] == "1 archivo(s)" and outcome.slots["awaiting_evidence"] is None
 

@@ -1,8 +1,6 @@
 """Starting, classifying, finishing, cancelling and explaining a case registration."""
-import email
 import time
 from datetime import datetime
-from email import policy
 
 import pytest
 
@@ -16,7 +14,8 @@ from actions.intake import (
     RejectClassification,
     StartCase,
 )
-from actions.slots import CASE_SLOTS, LOOKUP_SLOTS
+from actions.slots import CASE_SLOTS, FORGET, LOOKUP_SLOTS
+from buzon import outbox
 from buzon.cases import routing
 from buzon.cases.store import CaseStore
 from tests.actions.helpers import CASE, CEDULA, DOMAIN, make_tracker, run_action, slots
@@ -37,9 +36,50 @@ def test_menu_choice_sets_the_kind_and_empties_stale_personal_data():
     outcome = act(StartCase(), stale, intent="registrar_denuncia", text="/registrar_denuncia")
     assert outcome.responses == ["utter_start_denuncia"]
     assert outcome.slots["case_kind"] == "denuncia"
-    kept = {"case_kind", "category", "category_label", "description_start"}
+    kept = {"case_kind", "category", "category_label", "description_start", "registration_id"}
     assert {s: outcome.slots[s] for s in CASE_SLOTS if s not in kept} == dict.fromkeys(
         s for s in CASE_SLOTS if s not in kept)
+    assert len(outcome.slots["registration_id"]) == 32  # a new registration, a new id
+
+
+def test_a_new_registration_discards_the_files_of_an_unfinished_one(live_services):
+    from tests import synthetic_files
+
+    files = live_services.evidence()
+    files.add("restarting", "old-reg", "queja", "foto.png", synthetic_files.png())
+    outcome = act(StartCase(), {"registration_id": "old-reg"}, intent="registrar_queja",
+                  text="/registrar_queja", sender_id="restarting")
+    assert outcome.slots["registration_id"] != "old-reg"
+    assert files.pending("restarting", "old-reg") == []
+
+
+def test_cancel_and_refused_consent_delete_the_files_sent(live_services):
+    from tests import synthetic_files
+
+    files = live_services.evidence()
+    for sender in ("cancels", "refuses"):
+        files.add(sender, "reg", "denuncia", "foto.png", synthetic_files.png())
+    act(Cancel(), {"registration_id": "reg", "case_kind": "denuncia"}, intent="cancelar",
+        text="cancelar", sender_id="cancels")
+    finish({"case_kind": "denuncia", "consent": False, "registration_id": "reg"}, intent="deny",
+           sender_id="refuses")
+    assert files.pending("cancels", "reg") == [] and files.pending("refuses", "reg") == []
+
+
+def test_a_field_the_domain_refuses_at_registration_is_asked_again(live_services):
+    forged = {**confirmed(), "cedula": "' OR 1=1 --", "province_code": "99"}
+    outcome = finish(forged)
+    assert outcome.responses == ["utter_case_field_refused", "utter_invalid_cedula_not_digits"]
+    assert outcome.changes["cedula"] is None and outcome.changes["confirmation"] is None
+    assert live_services.store().numbers_for_cedula("' OR 1=1 --") == []
+
+
+def test_a_forged_consent_is_asked_again(live_services):
+    outcome = finish({**confirmed(), "consent_version": "1999-v0"})
+    assert outcome.responses == ["utter_case_field_refused", "utter_invalid_consent"]
+    assert outcome.changes["consent"] is None
+    outcome = finish({**confirmed(), "consent_at": None})
+    assert outcome.changes["consent"] is None
 
 
 def test_start_keeps_a_category_of_the_same_kind_and_the_story_told():
@@ -154,14 +194,15 @@ def confirmed(kind="queja", category="queja_turnos"):
             "failed_attempts": {}}
 
 
-def wait_for_mail(folder, number, seconds=10.0):
-    """The .eml written for case ``number`` (delivery runs in a worker thread)."""
+def wait_for_mail(services, number, seconds=10.0):
+    """The mail written for case ``number`` (delivery runs in a worker thread)."""
     deadline = time.monotonic() + seconds
+    folder = services.settings().mail_dir
     while time.monotonic() < deadline:
-        for path in folder.glob("*.eml"):
-            message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
-            if number in (message["Subject"] or ""):
-                return message
+        if folder.is_dir():
+            for message in outbox.read_mailbox(folder, services.store().cipher):
+                if number in (message["Subject"] or ""):
+                    return message
         time.sleep(0.05)
     raise AssertionError(f"no e-mail for {number} in {folder}")
 
@@ -170,7 +211,7 @@ def test_refused_consent_forgets_everything():
     outcome = finish({"case_kind": "queja", "description_start": STORY, "consent": False},
                      intent="deny")
     assert outcome.responses == ["utter_consent_refused"]
-    assert outcome.changes == dict.fromkeys(CASE_SLOTS)
+    assert outcome.changes == {**dict.fromkeys(CASE_SLOTS), FORGET: "consent_refused"}
 
 
 def test_nothing_happens_before_the_summary_is_confirmed():
@@ -195,15 +236,15 @@ def test_a_confirmed_case_is_stored_and_its_number_and_key_given(
     assert {k: stored[k] for k in ENCRYPTED} == {k: CASE[k] for k in ENCRYPTED}
     assert (stored["kind"], stored["category"]) == (kind, category)
     assert (stored["province_code"], stored["canton_code"]) == ("09", "0901")
-    assert stored["evidence"] == CASE["evidence"]
+    assert stored["evidence_count"] == 0
     assert stored["consent_version"] == CASE["consent_version"]
     assert stored["consent_at"] == datetime.fromisoformat(CASE["consent_at"])
     assert stored["channel"] == (channel or "rest")
     assert live_services.store().status(told["number"], told["tracking_key"]) is not None
 
-    assert outcome.changes == dict.fromkeys(CASE_SLOTS)
+    assert outcome.changes == {**dict.fromkeys(CASE_SLOTS), FORGET: "registered"}
 
-    mail = wait_for_mail(tmp_path / "mail", told["number"])
+    mail = wait_for_mail(live_services, told["number"])
     assert mail["To"] == CASE["email"]
     assert told["tracking_key"] in mail.get_content()
 
@@ -221,7 +262,7 @@ def test_a_store_failure_keeps_the_data_and_returns_to_the_form(live_services, t
     assert outcome.changes == {"confirmation": None}
     assert {s: outcome.slots[s] for s in CASE} == CASE
     assert CEDULA not in caplog.text  # only the kind of error is logged
-    assert not list(tmp_path.glob("mail/*.eml"))
+    assert not list(tmp_path.glob("var/mail/*"))
 
 
 # --- action_cancel -----------------------------------------------------------------
@@ -245,7 +286,7 @@ DEACTIVATED = [{"event": "action", "name": "action_deactivate_loop"},
 def test_cancel_with_something_in_progress_discards_it(given, after_user):
     outcome = cancel(given, after_user=after_user)
     assert outcome.responses == ["utter_case_discarded"]
-    assert outcome.changes == dict.fromkeys(CASE_SLOTS + LOOKUP_SLOTS)
+    assert outcome.changes == {**dict.fromkeys(CASE_SLOTS + LOOKUP_SLOTS), FORGET: "cancelled"}
 
 
 def test_cancel_with_nothing_in_progress_says_so():

@@ -10,7 +10,7 @@ from actions.status import CheckStatus
 from buzon.cases.store import CaseDraft
 from tests.actions.helpers import CASE, make_tracker, run_action, slots
 
-CLEARED = {"lookup_case_number": None, "lookup_key": None}
+CLEARED = {"lookup_case_number": None, "lookup_key": None, "forget_conversation": "status_lookup"}
 UNKNOWN_NUMBER = "IESS-Q-2026-999999"
 WRONG_KEY = "AAAA-BBBB-CCCC"
 
@@ -25,7 +25,7 @@ def sender():
 def registration(live_services):
     draft = CaseDraft(
         **{k: CASE[k] for k in ("cedula", "phone", "email", "province_code", "canton_code",
-                                "address", "description", "evidence", "consent_version")},
+                                "address", "description", "consent_version")},
         kind=CASE["case_kind"],
         category=CASE["category"],
         channel="rest",

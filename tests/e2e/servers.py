@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -47,10 +48,33 @@ def wait_for(url: str, process: subprocess.Popen, log: Path, seconds: float = 18
     raise RuntimeError(f"{url} not up after {seconds}s:\n{log.read_text()[-3000:]}")
 
 
-class Bot:
-    """The action server and the Rasa server, talking over HTTP like in production."""
+def wait_for_model(url: str, process: subprocess.Popen, log: Path, seconds: float = 180) -> None:
+    """Without the API: until the WhatsApp health route answers and the web page's
+    upload no longer says the bot is starting."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} died:\n{log.read_text()[-3000:]}")
+        try:
+            answer = requests.post(f"{url}/webhooks/web/upload", timeout=2,
+                                   files={"sender": (None, "0" * 40)})
+            if answer.status_code != 503:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url}: model not loaded after {seconds}s:\n{log.read_text()[-3000:]}")
 
-    def __init__(self, workdir: Path, env: dict, endpoints: str, credentials: Path = None):
+
+class Bot:
+    """The action server and the Rasa server, talking over HTTP like in production.
+
+    Rasa's HTTP API is on, behind a random token (``api_token``), so that tests can
+    read a conversation; ``scripts/run.sh`` and the production profile leave it off.
+    """
+
+    def __init__(self, workdir: Path, env: dict, endpoints: str, credentials: Path = None,
+                 api: bool = True):
         self.workdir = workdir
         self.credentials = str(credentials or ROOT / "credentials.yml")
         whatsapp_off = dict.fromkeys(WHATSAPP_VARS, "")  # credentials.yml reads them
@@ -63,6 +87,7 @@ class Bot:
         self.endpoints.write_text(endpoints.replace("{actions_port}", str(self.actions_port)))
         self.processes = []
         self.logs = {}
+        self.api_token = secrets.token_hex(16) if api else None
 
     def _start(self, name: str, args: list) -> subprocess.Popen:
         log = self.workdir / f"{name}.log"
@@ -75,12 +100,22 @@ class Bot:
     def start(self) -> "Bot":
         actions = self._start("actions", [RASA, "run", "actions", "--port", str(self.actions_port),
                                           "--actions", "actions"])
+        api = ["--enable-api", "--auth-token", self.api_token] if self.api_token else []
         rasa = self._start("rasa", [RASA, "run", "--model", str(MODEL), "--endpoints",
                                     str(self.endpoints), "--credentials", self.credentials,
-                                    "--port", str(self.rasa_port), "--enable-api"])
+                                    "--interface", "127.0.0.1", "--port", str(self.rasa_port),
+                                    *api])
         wait_for(f"http://127.0.0.1:{self.actions_port}/health", actions, self.logs["actions"])
-        wait_for(f"http://127.0.0.1:{self.rasa_port}/status", rasa, self.logs["rasa"])
+        ready = (f"{self.url}/status?token={self.api_token}" if self.api_token
+                 else f"{self.url}/webhooks/web/")
+        wait_for(ready, rasa, self.logs["rasa"])
+        if not self.api_token:
+            wait_for_model(self.url, rasa, self.logs["rasa"])
         return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
 
     def stop(self) -> None:
         for process in self.processes:
@@ -99,7 +134,7 @@ class Bot:
 
     def tracker(self, sender: str) -> dict:
         reply = requests.get(f"http://127.0.0.1:{self.rasa_port}/conversations/{sender}/tracker",
-                             timeout=30)
+                             params={"token": self.api_token}, timeout=30)
         reply.raise_for_status()
         return reply.json()
 

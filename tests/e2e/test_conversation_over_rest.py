@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 import redis
+import yaml
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 
@@ -37,7 +38,8 @@ def bot(request, tmp_path_factory, module_smtp_server):
     tmp_path = tmp_path_factory.mktemp(request.param)
     key = Fernet.generate_key().decode()
     env = {"BUZON_VAR_DIR": str(tmp_path / "var"), "CASE_ENCRYPTION_KEY": key,
-           "SMTP_HOST": host, "SMTP_PORT": str(port), "SMTP_FROM": "IESS <buzon@iess.gob.ec>"}
+           "SMTP_HOST": host, "SMTP_PORT": str(port), "SMTP_FROM": "IESS <buzon@iess.gob.ec>",
+           "SMTP_SECURITY": "none"}  # the test's aiosmtpd speaks plain SMTP
     if request.param == "embedded":
         env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'cases.db'}"
         server = Bot(tmp_path, env, EMBEDDED_ENDPOINTS % (tmp_path / "tracker.db"))
@@ -48,7 +50,10 @@ def bot(request, tmp_path_factory, module_smtp_server):
                    TRACKER_DB_NAME=parts.path.lstrip("/"), TRACKER_DB_USER=parts.username or "",
                    TRACKER_DB_PASSWORD=parts.password or "", REDIS_HOST="127.0.0.1",
                    REDIS_PORT="6379", REDIS_DB="1")
-        server = Bot(tmp_path, env, (ROOT / "endpoints.production.yml").read_text())
+        env.update(BUZON_PROFILE="production", ACTION_SERVER_TOKEN="token-de-prueba",
+                   WHATSAPP_DEDUP_REDIS_URL="redis://127.0.0.1:6379/1", SMTP_SECURITY="none")
+        server = Bot(tmp_path, env, (ROOT / "endpoints.production.yml").read_text(),
+                     credentials=production_credentials_with_rest(tmp_path))
         server.env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{server.actions_port}/webhook"
     db.migrate(env["DATABASE_URL"])
     server.profile = request.param
@@ -59,6 +64,18 @@ def bot(request, tmp_path_factory, module_smtp_server):
     server.start()
     yield server
     server.stop()
+
+
+def production_credentials_with_rest(folder):
+    """credentials.production.yml plus the REST channel these tests talk through.
+
+    The production profile itself has no REST channel (test_confidentiality checks it).
+    """
+    channels = yaml.safe_load((ROOT / "credentials.production.yml").read_text())
+    channels["channels.rest.RestInput"] = None
+    path = folder / "credentials.yml"
+    path.write_text(yaml.safe_dump(channels))
+    return path
 
 
 def wait_for_mail(mailbox, number: str, seconds: float = 30):

@@ -8,6 +8,7 @@ from sqlalchemy import text
 from buzon.cases.models import Case, OutboxMessage
 from buzon.cases.store import CaseDraft, CaseStore
 from buzon.db import session_factory
+from buzon.validation import Invalid
 from tests import synthetic
 
 CEDULA = synthetic.cedula("092668785")
@@ -24,7 +25,6 @@ def draft(**changes):
         canton_code="0901",
         address="Av. 9 de Octubre 100 y Malecón",
         description="Llevo tres meses sin conseguir turno para cardiología.",
-        evidence="ninguna",
         channel="rest",
         consent_version="2026-11-v1",
         consent_at=datetime(2026, 11, 23, 10, 0),
@@ -75,8 +75,41 @@ def test_denuncias_go_to_the_specialised_team_and_quejas_to_their_area(store):
 
 
 def test_a_category_of_the_other_kind_is_refused(store):
-    with pytest.raises(ValueError):
+    with pytest.raises(Invalid):
         store.register(draft(kind="queja", category="denuncia_coima"))
+
+
+@pytest.mark.parametrize("forged, reason", [
+    ({"cedula": "' OR 1=1 --"}, "cedula_not_digits"),
+    ({"cedula": "1712345670"}, "cedula_check_digit"),
+    ({"phone": "+34612345678"}, "phone_foreign"),
+    ({"email": "atacante@@example"}, "email_invalid"),
+    ({"province_code": "99", "canton_code": "9901"}, "province_unknown"),
+    ({"province_code": "17", "canton_code": "0901"}, "canton_not_in_province"),
+    ({"address": "x"}, "address_too_short"),
+    ({"description": "hola"}, "description_too_short"),
+    ({"consent_version": "forjado"}, "consent"),
+    ({"consent_at": datetime(2027, 1, 1)}, "consent"),       # from the future
+    ({"consent_at": datetime(2020, 1, 1)}, "consent"),       # not of this registration
+    ({"channel": "telepatia"}, "channel_unknown"),
+    ({"kind": "reclamo"}, "kind_unknown"),
+])
+def test_registration_validates_every_field_again_and_stores_nothing_refused(
+        store, forged, reason):
+    cedula = synthetic.cedula("171199887")
+    values = {"cedula": cedula, **forged}
+    with pytest.raises(Invalid) as refused:
+        store.register(draft(**values))
+    assert refused.value.reason == reason
+    assert store.numbers_for_cedula(cedula) == []
+
+
+def test_registration_stores_the_values_normalised_again(store):
+    registration = store.register(draft(phone="098 765 4321", email="Ciudadana@Example.COM",
+                                        address="  Av. 9 de Octubre   100 y Malecón "))
+    revealed = store.reveal(registration.number)
+    assert revealed["phone"] == "+593987654321"
+    assert revealed["address"] == "Av. 9 de Octubre 100 y Malecón"
 
 
 def test_status_needs_the_right_number_and_key(store):
@@ -109,7 +142,8 @@ def test_registration_queues_the_confirmation_email_in_the_same_transaction(stor
 
 def test_concurrent_registrations_never_share_a_number(engine, cipher):
     store = CaseStore(engine, cipher, now=lambda: datetime(2031, 1, 2, 8, 0))
+    early = draft(consent_at=datetime(2031, 1, 2, 7, 50))
     with ThreadPoolExecutor(max_workers=6) as pool:
-        numbers = list(pool.map(lambda _: store.register(draft()).number, range(24)))
+        numbers = list(pool.map(lambda _: store.register(early).number, range(24)))
     assert len(set(numbers)) == 24
     assert sorted(int(n[-6:]) for n in numbers) == list(range(1, 25))

@@ -1,43 +1,61 @@
-"""The conversation history is stored encrypted and read back whole."""
+"""The conversation history: stored encrypted, read back whole, forgotten when promised,
+and deleted when idle past the retention period."""
 import asyncio
 import json
 import sqlite3
+import time
 
-from cryptography.fernet import Fernet
+import pytest
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from persistence import encrypted_tracker_store
+from buzon import crypto, wiring
 from persistence.encrypted_tracker_store import EncryptedSQLTrackerStore
 from tests import synthetic
 
 CEDULA = synthetic.cedula("171122334")
+DOMAIN = Domain.from_yaml("""
+slots:
+  cedula:
+    type: text
+    mappings:
+    - type: custom
+  forget_conversation:
+    type: text
+    mappings:
+    - type: custom
+""")
 
 
-def make_store(tmp_path, monkeypatch):
-    monkeypatch.setenv("CASE_ENCRYPTION_KEY", Fernet.generate_key().decode())
-    encrypted_tracker_store._cipher.cache_clear()
-    domain = Domain.from_yaml("slots:\n  cedula:\n    type: text\n    mappings:\n    - type: custom\n")
-    return EncryptedSQLTrackerStore(domain=domain, dialect="sqlite", db=str(tmp_path / "t.db")), domain
+@pytest.fixture()
+def store(tmp_path, wired):
+    wired()
+    return EncryptedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "t.db"))
 
 
-def test_events_are_encrypted_at_rest_and_read_back(tmp_path, monkeypatch):
-    store, domain = make_store(tmp_path, monkeypatch)
-    tracker = DialogueStateTracker.from_events(
-        "ciudadana", [UserUttered(CEDULA, {"name": "inform"}), SlotSet("cedula", CEDULA)], domain.slots
-    )
+def rows(tmp_path):
+    return sqlite3.connect(tmp_path / "t.db").execute("SELECT * FROM events").fetchall()
+
+
+def save(store, sender, events):
+    tracker = asyncio.run(store.retrieve(sender)) or DialogueStateTracker(sender, DOMAIN.slots)
+    for event in events:
+        tracker.update(event)
     asyncio.run(store.save(tracker))
-    raw = sqlite3.connect(tmp_path / "t.db").execute("SELECT * FROM events").fetchall()
+    return tracker
+
+
+def test_events_are_encrypted_at_rest_and_read_back(store, tmp_path):
+    save(store, "ciudadana", [UserUttered(CEDULA, {"name": "inform"}), SlotSet("cedula", CEDULA)])
+    raw = rows(tmp_path)
     assert len(raw) == 2 and CEDULA not in repr(raw)
     assert [row[4] for row in raw] == ["inform", None]  # intent names stay queryable
     again = asyncio.run(store.retrieve("ciudadana"))
     assert again.latest_message.text == CEDULA and again.get_slot("cedula") == CEDULA
-    encrypted_tracker_store._cipher.cache_clear()
 
 
-def test_rows_written_in_clear_before_are_still_read(tmp_path, monkeypatch):
-    store, domain = make_store(tmp_path, monkeypatch)
+def test_rows_written_in_clear_before_are_still_read(store, tmp_path):
     event = UserUttered("hola", {"name": "greet"}).as_dict()
     with sqlite3.connect(tmp_path / "t.db") as connection:
         connection.execute(
@@ -45,4 +63,53 @@ def test_rows_written_in_clear_before_are_still_read(tmp_path, monkeypatch):
             ("antes", "user", event["timestamp"], "greet", json.dumps(event)),
         )
     assert asyncio.run(store.retrieve("antes")).latest_message.text == "hola"
-    encrypted_tracker_store._cipher.cache_clear()
+
+
+def test_a_request_to_forget_erases_what_the_citizen_gave(store):
+    save(store, "olvido", [
+        UserUttered(f"mi cédula es {CEDULA}", {"name": "inform"},
+                    [{"entity": "cedula", "value": CEDULA, "start": 13, "end": 23}]),
+        SlotSet("cedula", CEDULA),
+        BotUttered(f"Cédula: {CEDULA}", {"buttons": [{"title": "Confirmar", "payload": "/affirm"}]}),
+    ])
+    save(store, "otra", [UserUttered(CEDULA, {"name": "inform"}), SlotSet("cedula", CEDULA)])
+    save(store, "olvido", [UserUttered("cancelar", {"name": "cancelar"}),
+                           ActionExecuted("action_cancel"), SlotSet("cedula", None),
+                           SlotSet("forget_conversation", "cancelled"),
+                           BotUttered("Listo, cancelé el registro")])
+    forgotten = asyncio.run(store.retrieve("olvido"))
+    dump = json.dumps([e.as_dict() for e in forgotten.events], ensure_ascii=False)
+    assert CEDULA not in dump
+    said = [e.text for e in forgotten.events if isinstance(e, (UserUttered, BotUttered))]
+    assert len(said) == 4 and said == [None] * 4  # the words go, the intent names stay
+    assert [e.intent_name for e in forgotten.events if isinstance(e, UserUttered)] == [
+        "inform", "cancelar"]
+    assert forgotten.get_slot("cedula") is None
+    assert asyncio.run(store.retrieve("otra")).get_slot("cedula") == CEDULA  # others untouched
+
+
+def test_conversations_idle_past_retention_are_deleted(store):
+    save(store, "vieja", [UserUttered("hola", {"name": "greet"})])
+    save(store, "nueva", [UserUttered("hola", {"name": "greet"})])
+    with store.session_scope() as session:
+        session.query(store.SQLEvent).filter(store.SQLEvent.sender_id == "vieja").update(
+            {"timestamp": time.time() - 7200})
+        session.commit()
+    assert store.purge_idle(time.time() - 3600) == 1
+    assert asyncio.run(store.retrieve("vieja")) is None
+    assert asyncio.run(store.retrieve("nueva")) is not None
+
+
+def test_the_store_refuses_to_start_with_a_malformed_key(tmp_path, wired):
+    with pytest.raises(crypto.KeyConfigurationError):
+        wired(CASE_ENCRYPTION_KEY="no-es-una-clave")
+        EncryptedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "t.db"))
+
+
+def test_the_production_profile_refuses_to_start_without_a_key(tmp_path, wired, monkeypatch):
+    wired(BUZON_PROFILE="production")
+    monkeypatch.delenv("CASE_ENCRYPTION_KEY")
+    wiring.reset()
+    with pytest.raises(wiring.MissingKey):
+        EncryptedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "t.db"))
+    assert not (tmp_path / "var" / "case_encryption.key").exists()

@@ -22,6 +22,7 @@ from tests import synthetic_files
 
 SECRET = "app-secret-for-tests"
 WA_ID = "593991234567"
+KEY = b"k" * 32  # the sender-hash key (derived from the case key in a server)
 
 
 def sign(body: bytes, secret: str = SECRET) -> str:
@@ -64,13 +65,27 @@ def test_signature_is_the_hmac_of_the_raw_body():
 
 
 def test_sender_id_is_a_keyed_hash_never_the_number():
-    sender = wa.sender_id_for(SECRET, WA_ID)
+    sender = wa.sender_id_for(KEY, WA_ID)
     assert sender.startswith("wa-") and len(sender) == 3 + 32
     assert WA_ID not in sender and "991234567" not in sender
-    assert sender == wa.sender_id_for(SECRET, WA_ID)
-    assert sender != wa.sender_id_for(SECRET, "593991234568")
-    assert sender != wa.sender_id_for("another-secret", WA_ID)
+    assert sender == wa.sender_id_for(KEY, WA_ID)
+    assert sender != wa.sender_id_for(KEY, "593991234568")
+    assert sender != wa.sender_id_for(b"o" * 32, WA_ID)
     assert sender[3:] != hashlib.sha256(WA_ID.encode()).hexdigest()[:32]  # keyed, not plain
+
+
+def test_the_sender_key_comes_from_the_case_key_and_survives_its_rotation(wired):
+    from cryptography.fernet import Fernet
+
+    original = Fernet.generate_key().decode()
+    wired(CASE_ENCRYPTION_KEY=original)
+    before = wa.WhatsAppInput.from_credentials({"app_secret": SECRET}).sender_id(WA_ID)
+    after_meta_rotation = wa.WhatsAppInput.from_credentials({"app_secret": "rotated"}).sender_id(WA_ID)
+    wired(CASE_ENCRYPTION_KEY=Fernet.generate_key().decode() + "," + original)
+    after_case_rotation = wa.WhatsAppInput.from_credentials({"app_secret": SECRET}).sender_id(WA_ID)
+    assert before == after_meta_rotation == after_case_rotation
+    wired(CASE_ENCRYPTION_KEY=Fernet.generate_key().decode())
+    assert wa.WhatsAppInput.from_credentials({"app_secret": SECRET}).sender_id(WA_ID) != before
 
 
 # --- parsing -----------------------------------------------------------------------------
@@ -126,6 +141,40 @@ def test_a_message_id_is_accepted_once_within_the_ttl():
     assert seen.first_time("b") and seen.first_time("c")  # beyond 2 entries "a" is dropped
     assert len(seen._expiry) == 2 and not seen.first_time("c")
     assert seen.first_time("a")
+
+
+def _redis_url():
+    import redis
+
+    url = "redis://127.0.0.1:6379/1"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.exceptions.ConnectionError as error:
+        if __import__("os").environ.get("CI"):
+            pytest.fail(f"Redis is required in CI: {error}")
+        pytest.skip(f"Redis not reachable: {error}")
+    return url
+
+
+@pytest.mark.parametrize("kind", ["process", "redis"])
+def test_a_message_is_marked_after_success_and_released_after_a_failure(kind):
+    seen = wa.SeenMessages() if kind == "process" else wa.RedisSeenMessages(_redis_url())
+    ok, failed = f"wamid.ok.{uuid.uuid4().hex}", f"wamid.fail.{uuid.uuid4().hex}"
+    assert seen.claim(ok) and not seen.claim(ok)  # a redelivery while it is processed
+    seen.done(ok)
+    assert not seen.claim(ok)  # and after
+    assert seen.claim(failed)
+    seen.release(failed)
+    assert seen.claim(failed), "a failed message must be processed when Meta delivers it again"
+
+
+def test_a_second_server_does_not_process_a_redelivery_again():
+    url = _redis_url()
+    message_id = f"wamid.shared.{uuid.uuid4().hex}"
+    first, second = wa.RedisSeenMessages(url), wa.RedisSeenMessages(url)  # two processes
+    assert first.claim(message_id)
+    first.done(message_id)
+    assert not second.claim(message_id)
 
 
 # --- splitting and titles ------------------------------------------------------------------
@@ -300,21 +349,37 @@ class Recorder:
         self.messages.append(message)
 
 
+class StubAgent:
+    """What the channel asks of Rasa's agent: readiness, the domain's responses, trackers."""
+
+    def __init__(self, tracker_store=None):
+        self.tracker_store = tracker_store
+        self.domain = SimpleNamespace(responses={
+            "utter_service_busy": [{"text": "ocupado"}],
+            "utter_empty_message": [{"text": "vacío"}],
+            "utter_message_too_long": [{"text": "muy largo"}]})
+
+    def is_ready(self):
+        return True
+
+
 def app_with(channel: wa.WhatsAppInput, on_new_message):
     app = Sanic(f"whatsapp_test_{uuid.uuid4().hex[:8]}")
-    app.ctx.agent = SimpleNamespace(tracker_store=None)
+    app.ctx.agent = StubAgent()
     app.blueprint(channel.blueprint(on_new_message), url_prefix="/webhooks/whatsapp")
     return app
 
 
 def configured():
-    return wa.WhatsAppInput.from_credentials({
+    channel = wa.WhatsAppInput.from_credentials({
         "verify_token": "verify-me", "app_secret": SECRET, "access_token": "TOKEN",
         "phone_number_id": 111, "api_url": "http://127.0.0.1:9/v21.0"})
+    channel._sender_key = KEY
+    return channel
 
 
-async def post(app, payload, signature=None):
-    body = json.dumps(payload).encode()
+async def post(app, payload, signature=None, body=None):
+    body = body if body is not None else json.dumps(payload).encode()
     headers = {"Content-Type": "application/json",
                "X-Hub-Signature-256": signature if signature is not None else sign(body)}
     _, answer = await app.asgi_client.post("/webhooks/whatsapp/webhook", content=body,
@@ -398,11 +463,86 @@ def test_messages_are_handled_once_in_order_with_the_hashed_sender(caplog):
         run(check())
     assert [m.text for m in recorder.messages] == ["hola", "/registrar_queja"]
     first = recorder.messages[0]
-    assert first.sender_id == wa.sender_id_for(SECRET, WA_ID)
+    assert first.sender_id == wa.sender_id_for(KEY, WA_ID)
     assert first.input_channel == "whatsapp" and first.metadata is None
     assert isinstance(first.output_channel, wa.WhatsAppOutput)
     assert first.output_channel.wa_id == WA_ID
     assert WA_ID not in caplog.text and "hola" not in caplog.text
+
+
+def test_a_failed_message_is_answered_500_and_processed_when_delivered_again():
+    calls = []
+
+    async def fails_once(message):
+        calls.append(message.text)
+        if len(calls) == 1:
+            raise RuntimeError("database down")
+
+    app = app_with(configured(), fails_once)
+    payload = webhook(text("hola", "wamid.X"))
+
+    async def check():
+        assert (await post(app, payload)).status == 500  # Meta will deliver it again
+        assert (await post(app, payload)).status == 200
+        assert (await post(app, payload)).status == 200  # now a redelivery of a done one
+
+    run(check())
+    assert calls == ["hola", "hola"]
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read_whole():
+    recorder = Recorder()
+    app = app_with(configured(), recorder)
+    huge = b'{"entry": "' + b"x" * (wa.MAX_WEBHOOK_BYTES + 10) + b'"}'
+
+    async def check():
+        assert (await post(app, None, body=huge, signature=sign(huge))).status == 413
+
+    run(check())
+    assert recorder.messages == []
+
+
+def test_a_long_or_typed_button_message_goes_through_the_common_intake():
+    sent = []
+
+    class Output(wa.WhatsAppOutput):
+        async def _send_all(self, messages):
+            sent.extend(messages)
+
+    recorder = Recorder()
+    channel = configured()
+    app = app_with(channel, recorder)
+    original = wa.WhatsAppOutput
+    wa.WhatsAppOutput = Output
+    try:
+        run(post(app, webhook(text("x" * 4001, "wamid.L"))))
+    finally:
+        wa.WhatsAppOutput = original
+    assert recorder.messages == []  # never reached Rasa
+    assert [m["text"]["body"] for m in sent] == ["muy largo"]
+
+
+def test_the_access_token_goes_only_to_the_graph_api_and_metas_media_hosts(monkeypatch):
+    client = wa.GraphClient("https://graph.facebook.com/v21.0", "TOKEN", "111")
+    fetched = []
+
+    class Reply:
+        ok, status_code = True, 200
+
+        def __init__(self, url):
+            self.url = url
+
+        def json(self):
+            return {"url": "https://attacker.example/steal", "file_size": 10}
+
+    def fake_get(url, headers=None, **kwargs):
+        fetched.append((url, headers))
+        return Reply(url)
+
+    monkeypatch.setattr(wa.requests, "get", fake_get)
+    with pytest.raises(wa.MediaError):
+        client.download("MEDIA1", 1024)
+    assert [url for url, _ in fetched] == ["https://graph.facebook.com/v21.0/MEDIA1"]
 
 
 # --- the evidence intake ----------------------------------------------------------------------
@@ -411,7 +551,8 @@ class StubTrackers:
     """A tracker store whose only conversation sits where the test puts it."""
 
     def __init__(self, active_loop="caso_form", requested_slot="evidence", case_kind="queja"):
-        slots = {"requested_slot": requested_slot, "case_kind": case_kind}
+        slots = {"requested_slot": requested_slot, "case_kind": case_kind,
+                 "registration_id": "reg-1"}
         self.tracker = SimpleNamespace(active_loop_name=active_loop, get_slot=slots.get)
 
     async def retrieve(self, sender_id):
@@ -427,13 +568,13 @@ def test_a_file_is_stored_only_while_the_form_asks_for_evidence(intake_store):
     png = synthetic_files.png()
     answer = run(evidence_intake.receive_file(StubTrackers(), "wa-1", 'mi "foto"\n{1}.png', png))
     assert json.loads(answer[len("/inform"):]) == {"evidence_file": "mi foto1.png"}
-    assert [e.name for e in intake_store.pending("wa-1")] == ["mi foto1.png"]
+    assert [e.name for e in intake_store.pending("wa-1", "reg-1")] == ["mi foto1.png"]
     agent = SimpleNamespace(tracker_store=StubTrackers(requested_slot="email"))
     assert run(evidence_intake.receive_file(agent, "wa-1", "b.png", png)) == \
         '/inform{"evidence_error": "evidence_not_now"}'
     assert run(evidence_intake.receive_file(StubTrackers(active_loop=None), "wa-1", "b.png", png)) == \
         '/inform{"evidence_error": "evidence_not_now"}'
-    assert len(intake_store.pending("wa-1")) == 1
+    assert len(intake_store.pending("wa-1", "reg-1")) == 1
 
 
 def test_refusals_carry_the_reason_and_the_limit_follows_the_case_kind(intake_store):

@@ -28,6 +28,7 @@ from sqlalchemy import text
 
 from buzon import crypto, db
 from buzon.cases.store import CaseStore
+from channels import web
 from tests import synthetic, synthetic_files
 from tests.e2e.servers import Bot, EMBEDDED_ENDPOINTS, ROOT
 
@@ -52,7 +53,7 @@ STORY = "fui tres veces al dispensario y el guardia no me dejo entrar a pedir el
 WAIT = 60  # seconds for one bot reply on a busy 2-core machine
 
 CREDENTIALS = """\
-rest:
+channels.rest.RestInput:
 channels.web.SocketIOInput:
   user_message_evt: user_uttered
   bot_message_evt: bot_uttered
@@ -79,8 +80,9 @@ def bot(tmp_path_factory):
     credentials.write_text(CREDENTIALS)
     server = Bot(tmp_path, env, EMBEDDED_ENDPOINTS % (tmp_path / "tracker.db"), credentials=credentials)
     db.migrate(env["DATABASE_URL"])
-    server.store = CaseStore(db.make_engine(env["DATABASE_URL"]), crypto.FieldCipher(key))
-    server.url = f"http://127.0.0.1:{server.rasa_port}/webhooks/web/"
+    server.cipher = crypto.FieldCipher(key)
+    server.store = CaseStore(db.make_engine(env["DATABASE_URL"]), server.cipher)
+    server.page_url = f"http://127.0.0.1:{server.rasa_port}/webhooks/web/"
     server.start()
     yield server
     server.stop()
@@ -196,14 +198,14 @@ class Chat:
 
 
 def test_page_is_an_iess_service_on_a_phone(bot, browser):
-    page = requests.get(bot.url, timeout=30)
+    page = requests.get(bot.page_url, timeout=30)
     assert page.status_code == 200
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
-    bundle = requests.get(bot.url + "static/webchat.js", timeout=30)
+    bundle = requests.get(bot.page_url + "static/webchat.js", timeout=30)
     assert bundle.status_code == 200 and b"fonts.googleapis.com" not in bundle.content
-    assert requests.get(bot.url + "static/../index.html", timeout=30).status_code == 404
+    assert requests.get(bot.page_url + "static/../index.html", timeout=30).status_code == 404
 
-    browser.get(bot.url)
+    browser.get(bot.page_url)
     assert browser.title == "Buzón de Quejas y Denuncias del IESS"
     body = browser.find_element("tag name", "body").text
     assert "¿Qué es una queja?" in body and "¿Qué es una denuncia?" in body
@@ -244,26 +246,29 @@ def test_page_is_an_iess_service_on_a_phone(bot, browser):
 
 def test_the_server_refuses_more_than_20_mb_without_reading_it_all(bot):
     boundary = "----buzonWebTest"
-    sender = uuid.uuid4().hex  # a conversation that is not asking for evidence
+    cookie = requests.get(bot.page_url, timeout=30).cookies["buzon_chat"]
+    sender = web.session_id_for(cookie, bot.cipher.hash_key("web-session"))  # not asking for evidence
     head = (f'--{boundary}\r\nContent-Disposition: form-data; name="sender"\r\n\r\n{sender}\r\n'
             f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="video.png"\r\n'
             "Content-Type: image/png\r\n\r\n").encode()
     body = head + synthetic_files.png(padding=21 * 1024 * 1024) + f"\r\n--{boundary}--\r\n".encode()
-    answer = requests.post(bot.url + "upload", data=body, timeout=120,
+    answer = requests.post(bot.page_url + "upload", data=body, timeout=120,
+                           cookies={"buzon_chat": cookie},
                            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
     assert answer.status_code == 200
     assert answer.json() == {"message": '/inform{"evidence_error": "evidence_not_now"}'}
-    malformed = requests.post(bot.url + "upload", files={"file": ("a.png", b"x")}, timeout=30)
+    malformed = requests.post(bot.page_url + "upload", files={"file": ("a.png", b"x")}, timeout=30)
     assert malformed.status_code == 400
 
 
 def test_a_citizen_files_a_queja_with_evidence_in_the_widget(bot, browser, tmp_path):
-    browser.get(bot.url)
+    browser.get(bot.page_url)
     chat = Chat(browser, tmp_path)
     chat.expect("Hola, le saluda")
     session_id = browser.execute_script(
         "return JSON.parse(sessionStorage.getItem('chat_session')).session_id")
-    assert len(session_id) == 32
+    assert len(session_id) == 40  # a nonce and its MAC under this browser's cookie
+    assert browser.execute_script("return document.cookie") == ""  # HttpOnly: not for scripts
 
     chat.click("Registrar queja")
     chat.expect("Protección de Datos Personales")
@@ -317,7 +322,7 @@ def test_a_citizen_files_a_queja_with_evidence_in_the_widget(bot, browser, tmp_p
     number = next(word for word in done.split() if word.startswith("IESS-Q-"))
 
     case = bot.store.reveal(number)
-    assert case["evidence"] == "1 archivo(s)"
+    assert case["evidence_count"] == 1
     assert case["channel"] == "socketio" and case["cedula"] == CEDULA
     with bot.store.engine.connect() as connection:
         files = connection.execute(text(

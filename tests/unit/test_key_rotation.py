@@ -1,0 +1,74 @@
+"""Key rotation: a new key in front, everything re-encrypted, the older keys dropped,
+and every case still readable and findable (its lookups hash with the index key)."""
+import asyncio
+from datetime import datetime, timedelta
+
+import pytest
+from cryptography.fernet import Fernet
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from buzon import crypto, keys
+from buzon.cases.store import CaseStore
+from buzon.evidence import EvidenceStore
+from persistence import keys as conversation_keys
+from persistence.encrypted_tracker_store import EncryptedSQLTrackerStore
+from tests import synthetic, synthetic_files
+from tests.unit.test_case_store import draft
+
+
+def new_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def test_a_malformed_key_list_is_refused_without_showing_it():
+    key = new_key()
+    with pytest.raises(crypto.KeyConfigurationError) as refused:
+        crypto.FieldCipher(f"{key},{key[:-4]}")
+    assert "entry 2" in str(refused.value) and key[:10] not in str(refused.value)
+    with pytest.raises(crypto.KeyConfigurationError):
+        crypto.FieldCipher(f"{key},{key}")
+
+
+def test_rotation_moves_every_value_to_the_new_key_and_keeps_the_lookups(engine, tmp_path):
+    original, middle, newest = new_key(), new_key(), new_key()
+    before = crypto.FieldCipher(f"{middle},{original}")
+    cedula = synthetic.cedula("171177441")
+    now = datetime(2026, 11, 29, 12, 0)
+    registration = CaseStore(engine, before, now=lambda: now).register(
+        draft(cedula=cedula, consent_at=now - timedelta(minutes=3)))
+    files = EvidenceStore(engine, before)
+    stored = files.add("rotating", "r1", "queja", "foto.png", synthetic_files.png())
+
+    after = crypto.FieldCipher(f"{newest},{middle},{original}")
+    assert keys.status(engine, after)[after.key_ids[0]] == 0
+    assert keys.reencrypt(engine, after) > 0
+    counts = keys.status(engine, after)
+    assert counts[after.key_ids[1]] == 0 and counts[after.key_ids[0]] > 0
+
+    dropped = crypto.FieldCipher(f"{newest},{original}")  # the middle key is gone
+    remaining = keys.status(engine, dropped)  # (other tests' rows: None, another key)
+    assert remaining[dropped.key_ids[0]] > 0 and remaining[dropped.key_ids[1]] == 0
+    store = CaseStore(engine, dropped)
+    assert store.reveal(registration.number)["cedula"] == cedula
+    assert store.status(registration.number, registration.tracking_key) is not None
+    assert registration.number in store.numbers_for_cedula(cedula)
+    assert EvidenceStore(engine, dropped).read(stored.id) == synthetic_files.png()
+
+
+def test_the_conversation_history_is_rotated_too(tmp_path, wired):
+    original = new_key()
+    wired(CASE_ENCRYPTION_KEY=original)
+    domain = Domain.from_yaml("slots:\n  cedula:\n    type: text\n    mappings:\n    - type: custom\n")
+    store = EncryptedSQLTrackerStore(domain=domain, dialect="sqlite", db=str(tmp_path / "t.db"))
+    tracker = DialogueStateTracker("rotando", domain.slots)
+    tracker.update(UserUttered("hola", {"name": "greet"}))
+    tracker.update(SlotSet("cedula", "1711774410"))
+    asyncio.run(store.save(tracker))
+
+    rotated = wired(CASE_ENCRYPTION_KEY=f"{new_key()},{original}")
+    assert conversation_keys.reencrypt(store.engine, rotated.cipher) == 2
+    assert dict(conversation_keys.status(store.engine, rotated.cipher)) == {
+        rotated.cipher.key_ids[0]: 2}
+    assert asyncio.run(store.retrieve("rotando")).get_slot("cedula") == "1711774410"
