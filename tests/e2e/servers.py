@@ -74,7 +74,7 @@ class Bot:
     """
 
     def __init__(self, workdir: Path, env: dict, endpoints: str, credentials: Path = None,
-                 api: bool = True):
+                 api: bool = True, debug: bool = False):
         self.workdir = workdir
         self.credentials = str(credentials or ROOT / "credentials.yml")
         whatsapp_off = dict.fromkeys(WHATSAPP_VARS, "")  # credentials.yml reads them
@@ -88,6 +88,7 @@ class Bot:
         self.processes = []
         self.logs = {}
         self.api_token = secrets.token_hex(16) if api else None
+        self.debug = debug
 
     def _start(self, name: str, args: list) -> subprocess.Popen:
         log = self.workdir / f"{name}.log"
@@ -97,10 +98,32 @@ class Bot:
         self.processes.append(process)
         return process
 
+    def start_actions(self) -> subprocess.Popen:
+        debug = ["--debug"] if self.debug else []
+        return self._start("actions", [RASA, "run", "actions", "--port", str(self.actions_port),
+                                       "--actions", "actions", *debug])
+
+    def stop_actions(self) -> None:
+        """Stop the action server only (the Rasa server stays)."""
+        for process in self.processes:
+            if process.args[:3] == [RASA, "run", "actions"] and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=20)
+
+    def restart_actions(self) -> None:
+        self.logs["actions-before-restart"] = self.logs["actions"]
+        self.logs["actions"] = self.workdir / "actions-restarted.log"
+        log = self.logs["actions"]
+        process = subprocess.Popen([RASA, "run", "actions", "--port", str(self.actions_port),
+                                    "--actions", "actions"], cwd=ROOT, env=self.env,
+                                   stdout=log.open("w"), stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        wait_for(f"http://127.0.0.1:{self.actions_port}/health", process, log)
+
     def start(self) -> "Bot":
-        actions = self._start("actions", [RASA, "run", "actions", "--port", str(self.actions_port),
-                                          "--actions", "actions"])
+        actions = self.start_actions()
         api = ["--enable-api", "--auth-token", self.api_token] if self.api_token else []
+        api += ["--debug"] if self.debug else []
         rasa = self._start("rasa", [RASA, "run", "--model", str(MODEL), "--endpoints",
                                     str(self.endpoints), "--credentials", self.credentials,
                                     "--interface", "127.0.0.1", "--port", str(self.rasa_port),
@@ -139,7 +162,7 @@ class Bot:
         return reply.json()
 
     def all_logs(self) -> str:
-        return "\n".join(path.read_text() for path in self.logs.values())
+        return "\n".join(path.read_text() for path in set(self.logs.values()))
 
 
 def texts(replies: list) -> str:

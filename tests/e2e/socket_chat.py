@@ -23,15 +23,12 @@ class SocketChat:
         self.session_id: str | None = None
         self._confirmed = threading.Event()
         self._arrived = threading.Condition()
-        self.client = socketio.Client(reconnection=False)
+        # websocket-client sends an Origin of its own (this server's) unless told another.
+        self.client = socketio.Client(reconnection=False, websocket_extra_options={
+            "origin": origin} if origin else {})
         self.client.on("session_confirm", self._on_confirm)
         self.client.on("bot_uttered", self._on_bot)
-        headers = {}
-        if cookie:
-            headers["Cookie"] = f"buzon_chat={cookie}"
-        if origin:
-            headers["Origin"] = origin
-        self.headers = headers
+        self.headers = {"Cookie": f"buzon_chat={cookie}"} if cookie else {}
         self.transport = transport
 
     @staticmethod
