@@ -29,7 +29,6 @@ import secrets
 import smtplib
 import ssl
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,7 +40,7 @@ from typing import Protocol
 
 from sqlalchemy import and_, or_, select, update
 
-from buzon import crypto, datafiles, settings as settings_module
+from buzon import crypto, datafiles, periodic, settings as settings_module
 from buzon.cases import routing
 from buzon.cases.models import Case, OutboxMessage
 from buzon.clock import ecuador_time_text, utcnow
@@ -366,16 +365,13 @@ def main(argv=None) -> None:
         for message in read_mailbox(wired.settings.mail_dir, wired.cipher):
             print(message.as_string(), end="\n" + "=" * 72 + "\n")
         return
-    while True:
-        try:
-            report = box.deliver_due()
-            if report.sent or report.failed or report.dead:
-                logger.info("sent %d, failed %d, dead %d", report.sent, report.failed, report.dead)
-        except Exception as error:  # the database may be briefly unavailable: try again
-            logger.error("delivery pass failed: %s", type(error).__name__)
-        if args.once:
-            return
-        time.sleep(args.interval)
+
+    def deliver() -> None:
+        report = box.deliver_due()
+        if report.sent or report.failed or report.dead:
+            logger.info("sent %d, failed %d, dead %d", report.sent, report.failed, report.dead)
+
+    periodic.repeat(deliver, args.interval, args.once, "delivery", logger)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from rasa.utils.endpoints import read_endpoint_config
 
-from buzon import outbox, wiring
+from buzon import outbox, periodic, wiring
 from buzon.clock import utcnow
 from persistence.encrypted_tracker_store import EncryptedSQLTrackerStore
 
@@ -65,17 +64,14 @@ def main(argv=None) -> None:
     wiring.umask_private()
     wired = wiring.check()
     store = tracker_store(args.endpoints)
-    while True:
-        try:
-            report = purge(store, wired)
-            logger.info("deleted %d conversation events, %d unregistered evidence files, "
-                        "%d mail files", report.conversation_events, report.evidence_files,
-                        report.mail_files)
-        except Exception as error:  # a database may be briefly unavailable: next pass
-            logger.error("retention pass failed: %s", type(error).__name__)
-        if args.once:
-            return
-        time.sleep(args.interval)
+
+    def one_pass() -> None:
+        report = purge(store, wired)
+        logger.info("deleted %d conversation events, %d unregistered evidence files, "
+                    "%d mail files", report.conversation_events, report.evidence_files,
+                    report.mail_files)
+
+    periodic.repeat(one_pass, args.interval, args.once, "retention", logger)
 
 
 if __name__ == "__main__":

@@ -58,16 +58,16 @@ def to_consent(bot, who) -> None:
     assert "Protección de Datos" in texts(bot.say(who, "/registrar_denuncia"))
 
 
+def from_cedula_to_evidence(bot, who, story=STORY) -> None:
+    for answer in (CEDULA, PHONE, EMAIL, "duran", ADDRESS, story,
+                   '/inform{"category":"denuncia_coima"}'):
+        bot.say(who, answer)
+
+
 def to_summary(bot, who, story=STORY) -> str:
     to_consent(bot, who)
     assert ASK_CEDULA in texts(bot.say(who, "/affirm"))
-    bot.say(who, CEDULA)
-    bot.say(who, PHONE)
-    bot.say(who, EMAIL)
-    bot.say(who, "duran")
-    bot.say(who, ADDRESS)
-    bot.say(who, story)
-    bot.say(who, '/inform{"category":"denuncia_coima"}')
+    from_cedula_to_evidence(bot, who, story)
     return texts(bot.say(who, "/deny"))
 
 
@@ -178,13 +178,7 @@ def test_typed_labels_at_the_evidence_step_and_after_repeated_failures(bot):
         or "otra vez" in answer
     again = texts(bot.say(who, "Intentar otra vez"))  # typed: not a cancel
     assert ASK_CEDULA in again and "cancelé" not in again
-    bot.say(who, CEDULA)
-    bot.say(who, PHONE)
-    bot.say(who, EMAIL)
-    bot.say(who, "duran")
-    bot.say(who, ADDRESS)
-    bot.say(who, STORY)
-    bot.say(who, '/inform{"category":"denuncia_coima"}')
+    from_cedula_to_evidence(bot, who)
     upload = texts(bot.say(who, "Sí, tengo"))  # typed: not a "no"
     assert "Envíe sus archivos" in upload
 
