@@ -11,9 +11,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import declarative_base, sessionmaker
 
 from buzon.settings import ROOT
+
+# Every table of the case database derives from this base (:mod:`buzon.schema` lists them).
+Base = declarative_base()
 
 
 def make_engine(url: str) -> Engine:

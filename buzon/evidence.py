@@ -33,13 +33,13 @@ from datetime import datetime
 from pathlib import PurePosixPath
 
 import filetype
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import (Column, DateTime, ForeignKey, Integer, LargeBinary, String, Text, delete,
+                        func, select, update)
 from sqlalchemy.exc import IntegrityError
 
-from buzon.cases.models import Evidence, EvidenceBatch
 from buzon.clock import utcnow
 from buzon.crypto import FieldCipher
-from buzon.db import session_factory
+from buzon.db import Base, session_factory
 from buzon.validation import Invalid
 
 MEGABYTE = 1024 * 1024
@@ -49,6 +49,43 @@ MAX_NAME = 120
 KINDS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
 # How each accepted type must end (trailing whitespace or padding aside).
 ENDINGS = {"pdf": b"%%EOF", "jpg": b"\xff\xd9", "png": b"IEND\xaeB`\x82"}
+
+
+class EvidenceBatch(Base):
+    """The files one registration has received so far: the quota, counted atomically.
+
+    ``batch_hash`` is a keyed hash of the conversation and its registration, so a
+    file count is raised with one conditional UPDATE, never read-then-written.
+    """
+
+    __tablename__ = "evidence_batches"
+
+    batch_hash = Column(String(64), primary_key=True)
+    file_count = Column(Integer, nullable=False, default=0)
+    total_bytes = Column(Integer, nullable=False, default=0)
+    created_at = Column(DateTime(), nullable=False)
+
+
+class Evidence(Base):
+    """A file the citizen sent: first of a registration in progress, then of its case.
+
+    The content is stored encrypted in the database (every server reaches it,
+    one backup holds it), indexed by a keyed hash of its bytes, never by a plain
+    hash that a holder of the same document could recompute.
+    """
+
+    __tablename__ = "evidence"
+
+    id = Column(Integer, primary_key=True)
+    conversation_hash = Column(String(64), nullable=False, index=True)
+    batch_hash = Column(String(64), nullable=False, index=True)
+    case_id = Column(Integer, ForeignKey("cases.id"), index=True)
+    kind = Column(String(8), nullable=False)
+    size = Column(Integer, nullable=False)
+    content_hmac = Column(String(64), nullable=False, index=True)
+    content_enc = Column(LargeBinary, nullable=False)
+    name_enc = Column(Text, nullable=False)
+    created_at = Column(DateTime(), nullable=False, index=True)
 
 
 def sniff(content: bytes) -> str:

@@ -31,7 +31,9 @@ from collections.abc import Iterator
 from sqlalchemy import select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
-from buzon.cases.models import Case, Evidence, OutboxMessage
+from buzon.cases.models import Case
+from buzon.evidence import Evidence
+from buzon.outbox import OutboxMessage
 from buzon.crypto import FieldCipher
 from buzon.db import session_factory
 

@@ -1,4 +1,4 @@
-"""Confirmation e-mails: queued with the case, sent over SMTP, retried until sent.
+"""The e-mail outbox: queued with the case, sent over SMTP, retried until sent.
 
 The message is stored (encrypted) in the same transaction as the case, so a
 failed send never loses either. :meth:`Outbox.deliver_due` sends what is due:
@@ -8,7 +8,7 @@ failed send never loses either. :meth:`Outbox.deliver_due` sends what is due:
   a worker that died mid-send loses its claim when the lease runs out;
 - a failure leaves the message queued with a growing delay; after
   ``max_attempts`` it becomes a *dead letter*, logged and listed by
-  ``python -m buzon.outbox --dead-letters`` until an operator re-queues it
+  ``python -m buzon.outbox_worker --dead-letters`` until an operator re-queues it
   (``--retry-dead``);
 - once sent, only what is needed afterwards is kept: the subject (the case
   number), times and counts. Recipient and body (the tracking key) are erased.
@@ -16,14 +16,13 @@ failed send never loses either. :meth:`Outbox.deliver_due` sends what is due:
 SMTP uses STARTTLS by default, or SMTPS, with the server's certificate
 verified; a password is never sent over a connection without TLS. With no SMTP
 server configured (the embedded profile) each message is written under
-``var/mail`` encrypted with the case key; ``python -m buzon.outbox --read-mail``
+``var/mail`` encrypted with the case key; ``python -m buzon.outbox_worker --read-mail``
 shows them.
 
-Run ``python -m buzon.outbox`` to keep delivering (``--once`` for one pass).
+``python -m buzon.outbox_worker`` keeps delivering (``--once`` for one pass).
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import secrets
 import smtplib
@@ -38,13 +37,11 @@ from email.utils import make_msgid
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Text, and_, or_, select, update
 
-from buzon import crypto, datafiles, periodic, settings as settings_module
-from buzon.cases import routing
-from buzon.cases.models import Case, OutboxMessage
-from buzon.clock import ecuador_time_text, utcnow
-from buzon.db import session_factory
+from buzon import crypto, settings as settings_module
+from buzon.clock import utcnow
+from buzon.db import Base, session_factory
 
 logger = logging.getLogger(__name__)
 
@@ -54,25 +51,34 @@ MAX_DELAY = timedelta(hours=1)
 MAIL_SUFFIX = ".eml.enc"
 
 
-def compose_confirmation(kind: str, category: str, registration, registered_at: datetime):
-    """Subject and body of the confirmation e-mail for a new case."""
-    template = datafiles.load("confirmation_email.yml")
-    values = {
-        "kind_label": template["kind_labels"][kind],
-        "kind_note": template["kind_notes"][kind],
-        "category_label": routing.label_of(category),
-        "number": registration.number,
-        "tracking_key": registration.tracking_key,
-        "area_name": registration.area_name,
-        "registered_at": ecuador_time_text(registered_at),
-    }
-    return template["subject"].format(**values), template["body"].format(**values)
+class OutboxMessage(Base):
+    """An e-mail waiting to be sent, being sent, sent or given up (transactional outbox).
+
+    Recipient and body are erased once the message is sent.
+    """
+
+    __tablename__ = "outbox"
+
+    id = Column(Integer, primary_key=True)
+    case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)
+    recipient_enc = Column(Text)
+    subject = Column(String(200), nullable=False)
+    body_enc = Column(Text)
+    status = Column(String(16), nullable=False, index=True)
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime(), nullable=False)
+    lease_until = Column(DateTime())
+    claim_token = Column(String(32))
+    last_error = Column(String(200))
+    created_at = Column(DateTime(), nullable=False)
+    sent_at = Column(DateTime())
 
 
-def enqueue(session, cipher: crypto.FieldCipher, case, recipient, subject, body, now) -> OutboxMessage:
-    """Queue an e-mail for ``case`` inside the caller's transaction."""
+def enqueue(session, cipher: crypto.FieldCipher, case_id: int, recipient: str, subject: str,
+            body: str, now: datetime) -> OutboxMessage:
+    """Queue an e-mail about case ``case_id`` inside the caller's transaction."""
     message = OutboxMessage(
-        case=case,
+        case_id=case_id,
         recipient_enc=cipher.encrypt(recipient),
         subject=subject,
         body_enc=cipher.encrypt(body),
@@ -185,7 +191,8 @@ class DeliveryReport:
 @dataclass(frozen=True)
 class DeadLetter:
     id: int
-    case_number: str
+    case_id: int
+    subject: str
     attempts: int
     last_error: str | None
     created_at: datetime
@@ -310,7 +317,7 @@ class Outbox:
             attempts, dead = row.attempts, row.status == DEAD
         if dead:
             logger.error("e-mail %s is a dead letter after %d attempts (%s): "
-                         "see `python -m buzon.outbox --dead-letters`",
+                         "see `python -m buzon.outbox_worker --dead-letters`",
                          message_id, attempts, error_name)
             return "dead"
         logger.warning("e-mail %s not sent (%s); retry later", message_id, error_name)
@@ -319,9 +326,8 @@ class Outbox:
     def dead_letters(self) -> list[DeadLetter]:
         with self._session() as session:
             rows = session.execute(
-                select(OutboxMessage.id, Case.number, OutboxMessage.attempts,
-                       OutboxMessage.last_error, OutboxMessage.created_at)
-                .join(Case, Case.id == OutboxMessage.case_id)
+                select(OutboxMessage.id, OutboxMessage.case_id, OutboxMessage.subject,
+                       OutboxMessage.attempts, OutboxMessage.last_error, OutboxMessage.created_at)
                 .where(OutboxMessage.status == DEAD).order_by(OutboxMessage.id)
             ).all()
         return [DeadLetter(*row) for row in rows]
@@ -334,45 +340,3 @@ class Outbox:
                 .values(status=PENDING, attempts=0, next_attempt_at=self.now())
             )
         return done.rowcount
-
-
-def main(argv=None) -> None:
-    from buzon import wiring
-
-    parser = argparse.ArgumentParser(description="Send queued e-mails.")
-    parser.add_argument("--once", action="store_true", help="one pass, then exit")
-    parser.add_argument("--interval", type=float, default=10.0, help="seconds between passes")
-    parser.add_argument("--dead-letters", action="store_true",
-                        help="list the e-mails that could not be delivered")
-    parser.add_argument("--retry-dead", action="store_true",
-                        help="queue the dead letters again")
-    parser.add_argument("--read-mail", action="store_true",
-                        help="print the embedded mailbox (var/mail), decrypted")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s outbox %(levelname)s %(message)s")
-    wiring.umask_private()
-    wired = wiring.check()
-    box = wired.outbox
-    if args.dead_letters:
-        for letter in box.dead_letters():
-            print(f"{letter.id}\t{letter.case_number}\t{letter.attempts} intentos\t"
-                  f"{letter.last_error}\t{letter.created_at:%Y-%m-%d %H:%M} UTC")
-        return
-    if args.retry_dead:
-        print(f"{box.retry_dead()} e-mail(s) queued again")
-        return
-    if args.read_mail:
-        for message in read_mailbox(wired.settings.mail_dir, wired.cipher):
-            print(message.as_string(), end="\n" + "=" * 72 + "\n")
-        return
-
-    def deliver() -> None:
-        report = box.deliver_due()
-        if report.sent or report.failed or report.dead:
-            logger.info("sent %d, failed %d, dead %d", report.sent, report.failed, report.dead)
-
-    periodic.repeat(deliver, args.interval, args.once, "delivery", logger)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,8 +1,7 @@
 """Alembic environment: the case store's metadata, the URL from settings."""
 from alembic import context
 
-from buzon import settings
-from buzon.cases.models import Base
+from buzon import schema, settings
 from buzon.db import make_engine
 
 config = context.config
@@ -10,7 +9,7 @@ url = config.get_main_option("sqlalchemy.url") or settings.load().database_url
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=url, target_metadata=Base.metadata, literal_binds=True)
+    context.configure(url=url, target_metadata=schema.metadata, literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -20,7 +19,7 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         context.configure(
             connection=connection,
-            target_metadata=Base.metadata,
+            target_metadata=schema.metadata,
             render_as_batch=connection.dialect.name == "sqlite",
         )
         with context.begin_transaction():

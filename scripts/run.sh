@@ -41,7 +41,7 @@ trap 'exit 130' INT
 
 .venv/bin/rasa run actions --port "$ACTIONS_PORT" --actions actions > "$LOGS/actions.log" 2>&1 &
 children+=($!)
-.venv/bin/python -m buzon.outbox > "$LOGS/outbox.log" 2>&1 &
+.venv/bin/python -m buzon.outbox_worker > "$LOGS/outbox.log" 2>&1 &
 children+=($!)
 .venv/bin/python -m persistence.retention --endpoints "$ENDPOINTS" > "$LOGS/retention.log" 2>&1 &
 children+=($!)
@@ -63,7 +63,7 @@ if [ -n "${RASA_API_TOKEN:-}" ]; then
 else
   api_note="API HTTP de Rasa: desactivada (defina RASA_API_TOKEN para activarla con token)"
 fi
-if [ -n "${SMTP_HOST:-}" ]; then mail="por SMTP a ${SMTP_HOST}:${SMTP_PORT:-587}"; else mail="cifrados en var/mail/ (python -m buzon.outbox --read-mail)"; fi
+if [ -n "${SMTP_HOST:-}" ]; then mail="por SMTP a ${SMTP_HOST}:${SMTP_PORT:-587}"; else mail="cifrados en var/mail/ (python -m buzon.outbox_worker --read-mail)"; fi
 cat <<MSG
 
   Buzón de quejas y denuncias del IESS: arrancando en http://localhost:$RASA_PORT

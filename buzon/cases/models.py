@@ -1,4 +1,8 @@
-"""The tables of the case store (SQLAlchemy 1.4 declarative; schema under Alembic).
+"""The tables of a case and its numbering (SQLAlchemy 1.4 declarative; schema under Alembic).
+
+The tables of the outbox, the evidence and the look-up throttle live with the
+module that owns them (:mod:`buzon.outbox`, :mod:`buzon.evidence`,
+:mod:`buzon.cases.throttle`); :mod:`buzon.schema` lists them all for Alembic.
 
 Personal data (cédula, phone, e-mail, address) and the description are stored
 encrypted (``*_enc`` columns, see :mod:`buzon.crypto`). The cédula is also kept
@@ -7,11 +11,9 @@ as a keyed hash. Times are naive UTC (the same on SQLite and PostgreSQL).
 """
 from __future__ import annotations
 
-from sqlalchemy import (Column, DateTime, ForeignKey, Integer, LargeBinary, String, Text,
-                        UniqueConstraint)
-from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy import Column, DateTime, Integer, String, Text
 
-Base = declarative_base()
+from buzon.db import Base
 
 
 class Case(Base):
@@ -39,8 +41,6 @@ class Case(Base):
     created_at = Column(DateTime(), nullable=False)
     updated_at = Column(DateTime(), nullable=False)
 
-    emails = relationship("OutboxMessage", back_populates="case")
-
 
 class CaseSequence(Base):
     """The last number handed out for one kind in one year."""
@@ -50,78 +50,3 @@ class CaseSequence(Base):
     kind = Column(String(16), primary_key=True)
     year = Column(Integer, primary_key=True)
     last_value = Column(Integer, nullable=False)
-
-
-class OutboxMessage(Base):
-    """An e-mail waiting to be sent, being sent, sent or given up (transactional outbox).
-
-    Recipient and body are erased once the message is sent.
-    """
-
-    __tablename__ = "outbox"
-
-    id = Column(Integer, primary_key=True)
-    case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)
-    recipient_enc = Column(Text)
-    subject = Column(String(200), nullable=False)
-    body_enc = Column(Text)
-    status = Column(String(16), nullable=False, index=True)
-    attempts = Column(Integer, nullable=False, default=0)
-    next_attempt_at = Column(DateTime(), nullable=False)
-    lease_until = Column(DateTime())
-    claim_token = Column(String(32))
-    last_error = Column(String(200))
-    created_at = Column(DateTime(), nullable=False)
-    sent_at = Column(DateTime())
-
-    case = relationship("Case", back_populates="emails")
-
-
-class LookupThrottle(Base):
-    """Failed status look-ups of one sender (kept as a keyed hash of the sender id)."""
-
-    __tablename__ = "lookup_throttle"
-    __table_args__ = (UniqueConstraint("sender_hash"),)
-
-    id = Column(Integer, primary_key=True)
-    sender_hash = Column(String(64), nullable=False)
-    failures = Column(Integer, nullable=False, default=0)
-    blocked_until = Column(DateTime())
-    last_failure_at = Column(DateTime())
-
-
-class EvidenceBatch(Base):
-    """The files one registration has received so far: the quota, counted atomically.
-
-    ``batch_hash`` is a keyed hash of the conversation and its registration, so a
-    file count is raised with one conditional UPDATE, never read-then-written.
-    """
-
-    __tablename__ = "evidence_batches"
-
-    batch_hash = Column(String(64), primary_key=True)
-    file_count = Column(Integer, nullable=False, default=0)
-    total_bytes = Column(Integer, nullable=False, default=0)
-    created_at = Column(DateTime(), nullable=False)
-
-
-class Evidence(Base):
-    """A file the citizen sent: first of a registration in progress, then of its case.
-
-    The content is stored encrypted in the database (every server reaches it,
-    one backup holds it), indexed by a keyed hash of its bytes, never by a plain
-    hash that a holder of the same document could recompute.
-    """
-
-    __tablename__ = "evidence"
-
-    id = Column(Integer, primary_key=True)
-    conversation_hash = Column(String(64), nullable=False, index=True)
-    batch_hash = Column(String(64), nullable=False, index=True)
-    case_id = Column(Integer, ForeignKey("cases.id"), index=True)
-    kind = Column(String(8), nullable=False)
-    size = Column(Integer, nullable=False)
-    content_hmac = Column(String(64), nullable=False, index=True)
-    content_enc = Column(LargeBinary, nullable=False)
-    name_enc = Column(Text, nullable=False)
-    created_at = Column(DateTime(), nullable=False, index=True)

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from buzon import consent, crypto, evidence, outbox
-from buzon.cases import numbering, routing
+from buzon.cases import confirmation, numbering, routing
 from buzon.cases.draft import CaseDraft, checked
 from buzon.cases.models import Case, CaseSequence
 from buzon.clock import utcnow
@@ -122,13 +122,13 @@ class CaseStore:
                     session, self.cipher, draft.conversation_id, draft.registration_id,
                     case.id, draft.kind)
             registration = Registration(number, tracking_key, area.name)
-            subject, body = outbox.compose_confirmation(
+            subject, body = confirmation.compose(
                 kind=draft.kind,
                 category=draft.category,
                 registration=registration,
                 registered_at=now,
             )
-            outbox.enqueue(session, self.cipher, case, draft.email, subject, body, now)
+            outbox.enqueue(session, self.cipher, case.id, draft.email, subject, body, now)
         return registration
 
     def status(self, number: str, tracking_key: str) -> Optional[CaseStatus]:

@@ -10,16 +10,28 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import Column, DateTime, Integer, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 
-from buzon.cases.models import LookupThrottle
 from buzon.clock import utcnow
-from buzon.db import session_factory
+from buzon.db import Base, session_factory
 
 FREE_FAILURES = 3
 MAX_WAIT = timedelta(hours=1)
 FORGET_AFTER = timedelta(hours=24)  # failures older than this are forgotten
+
+
+class LookupThrottle(Base):
+    """Failed status look-ups of one sender (kept as a keyed hash of the sender id)."""
+
+    __tablename__ = "lookup_throttle"
+    __table_args__ = (UniqueConstraint("sender_hash"),)
+
+    id = Column(Integer, primary_key=True)
+    sender_hash = Column(String(64), nullable=False)
+    failures = Column(Integer, nullable=False, default=0)
+    blocked_until = Column(DateTime())
+    last_failure_at = Column(DateTime())
 
 
 def wait_after(failures: int) -> timedelta:

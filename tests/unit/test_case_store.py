@@ -5,7 +5,8 @@ from datetime import datetime
 import pytest
 from sqlalchemy import text
 
-from buzon.cases.models import Case, OutboxMessage
+from buzon.cases.models import Case
+from buzon.outbox import OutboxMessage
 from buzon.cases.store import CaseDraft, CaseStore
 from buzon.db import session_factory
 from buzon.validation import Invalid

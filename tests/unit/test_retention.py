@@ -13,7 +13,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import update
 
 from buzon import outbox
-from buzon.cases.models import Evidence
+from buzon.evidence import Evidence
 from buzon.clock import utcnow
 from persistence.encrypted_tracker_store import EncryptedSQLTrackerStore
 from tests import synthetic_files

@@ -2,10 +2,10 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from buzon.cases.models import Base
+from buzon import schema
 
 
 def test_the_migrations_match_the_models(engine):
     with engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        differences = compare_metadata(MigrationContext.configure(connection), schema.metadata)
     assert differences == []

@@ -1,0 +1,13 @@
+"""Every table of the case database, for Alembic and the schema test.
+
+Each table lives with the module that owns it; importing them here fills
+:data:`metadata`, the one schema that ``migrations/`` builds.
+"""
+from __future__ import annotations
+
+from buzon.cases import models as _cases, throttle as _throttle
+from buzon import evidence as _evidence, outbox as _outbox
+from buzon.db import Base
+
+metadata = Base.metadata
+OWNERS = (_cases, _throttle, _evidence, _outbox)
