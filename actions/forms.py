@@ -1,102 +1,159 @@
-"""Validation of the case form and the status form, and their custom questions.
+"""The case form and the status form: their validation tables and custom questions.
 
-Each ``validate_<slot>`` hands the text to a :mod:`buzon` validator. A refusal
-sends ``utter_invalid_<reason>`` and empties only that slot, so the form asks
-the same question again and nothing else the citizen gave is lost. After three
-failures on one field the bot offers to go on or stop.
+Each slot's check is a domain validator or a short function of a
+:class:`~actions.form_validation.Turn` (:mod:`actions.form_validation` counts the
+failures, offers a way out and keeps every other answer).
 """
 from __future__ import annotations
 
-import functools
-from typing import Any, Dict, Optional, Text
+import asyncio
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from typing import Any, Text
+
+from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
-from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
-from actions.slots import CORRECTIONS, EVIDENCE_NONE
-from buzon import consent, evidence, plain_answers, territory
+from actions.form_validation import FormValidation, Turn, Validator, typed
+from actions.slots import CORRECTIONS
+from buzon import consent, evidence, messages, territory
 from buzon.cases import numbering, routing
 from buzon.clock import utcnow
 from buzon.validation import Invalid, cedula, email, phone, text
 
-MAX_FAILURES = 3
-# Fields the citizen types; an "ok" there ("Intentar otra vez") means "ask me again".
-RETRYABLE = {"cedula", "phone", "email", "province", "canton", "address", "description"}
+# Fields the citizen types: an "ok" there ("Intentar otra vez") means "ask me again".
+TYPED_SLOTS = frozenset({"cedula", "phone", "email", "province", "canton", "address",
+                         "description", "lookup_case_number", "lookup_key"})
 
 
-def latest_intent(tracker: Tracker) -> Optional[str]:
+def latest_intent(tracker) -> str | None:
     return (tracker.latest_message.get("intent") or {}).get("name")
 
 
-def plainly_yes(tracker: Tracker) -> bool:
-    """A yes that is no guess: the button (its payload) or plainly affirmative words.
-
-    The classifier reads "yes" into noise ("?", "👍"); consent and the final
-    confirmation take only this.
-    """
-    text = (tracker.latest_message.get("text") or "").strip()
-    if latest_intent(tracker) != "affirm":
-        return False
-    return text.startswith("/affirm") or plain_answers.is_plain_yes(text)
-
-
-def sent_a_file(tracker: Tracker) -> bool:
+def sent_a_file(tracker) -> bool:
     """Whether the latest message is a channel's note about an uploaded file."""
     return any(e.get("entity") in ("evidence_file", "evidence_error")
                for e in tracker.latest_message.get("entities", []))
 
 
-def _spoken(value: Any) -> Any:
-    return ", ".join(value) if isinstance(value, (list, tuple)) else value
+# --- the case form's checks ------------------------------------------------------------
+
+def check_consent(value: Any, turn: Turn) -> dict[str, Any]:
+    if turn.plainly_yes():
+        return turn.accept("consent", True, consent_version=consent.current().version,
+                           consent_at=utcnow().isoformat(timespec="seconds"))
+    if turn.intent == "deny":
+        return {"consent": False, "requested_slot": None}  # ends the form
+    return turn.refuse("consent", "consent")
 
 
-def refuse(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str,
-           reason: str, **details: Any) -> Dict[Text, Any]:
-    """Say what is wrong, count the failure, and empty only ``slot``."""
-    failures = dict(tracker.get_slot("failed_attempts") or {})
-    failures[slot] = failures.get(slot, 0) + 1
-    dispatcher.utter_message(
-        response=f"utter_invalid_{reason}", **{k: _spoken(v) for k, v in details.items()}
-    )
-    if failures[slot] % MAX_FAILURES == 0:
-        # Typed fields get "Intentar otra vez" / "Terminar" buttons; where the
-        # answer is itself a button (consent, category…) only the way out is added.
-        offer = "utter_offer_continue_or_stop" if slot in RETRYABLE else "utter_offer_stop"
-        dispatcher.utter_message(response=offer)
-    return {slot: None, "failed_attempts": failures}
-
-
-def checked(dispatcher, tracker, slot: str, validator, value) -> Dict[Text, Any]:
-    """The validator's normalised value in ``slot``, or its refusal."""
+def check_province(value: Any, turn: Turn) -> dict[str, Any]:
     try:
-        return accept(tracker, slot, validator(value))
+        province, canton = territory.find_place(str(value))
     except Invalid as error:
-        return refuse(dispatcher, tracker, slot, error.reason, **error.details)
+        return turn.refuse("province", error.reason, **error.details)
+    filled = turn.accept("province", province.name, province_code=province.code,
+                         canton=None, canton_code=None)
+    if canton is not None:  # "Durán" answers both questions
+        filled.update(canton=canton.name, canton_code=canton.code)
+    return filled
 
 
-def skip_empty(validate):
-    """Slots emptied on purpose (a fresh start, a correction) need no validation."""
-
-    @functools.wraps(validate)
-    def wrapper(self, value, dispatcher, tracker, domain):
-        if value is None:
-            return {}
-        return validate(self, value, dispatcher, tracker, domain)
-
-    return wrapper
+def check_canton(value: Any, turn: Turn) -> dict[str, Any]:
+    try:
+        canton = territory.find_canton(str(value), turn.slot("province"))
+    except Invalid as error:
+        return turn.refuse("canton", error.reason, **error.details)
+    return turn.accept("canton", canton.name, canton_code=canton.code)
 
 
-def accept(tracker: Tracker, slot: str, value: Any, **more: Any) -> Dict[Text, Any]:
-    failures = dict(tracker.get_slot("failed_attempts") or {})
-    failures.pop(slot, None)
-    return {slot: value, "failed_attempts": failures, **more}
+def check_description(value: Any, turn: Turn) -> dict[str, Any]:
+    start = turn.slot("description_start")
+    if start and turn.intent == "deny":
+        written = start  # "No, es todo": the first message is the description
+    elif start:
+        written = f"{start} {value}"
+    else:
+        written = str(value)
+    try:
+        described = text.validate_description(written)
+    except Invalid as error:
+        refused = turn.refuse("description", error.reason, **error.details)
+        if error.reason == "description_too_short" and start:
+            refused["description_start"] = text.clean(written)  # the next answer adds to it
+        elif error.reason == "description_too_long":
+            refused["description_start"] = None  # start afresh with a summary
+        return refused
+    return turn.accept("description", described, description_start=None)
 
 
-class ValidateCasoForm(FormValidationAction):
+def check_category(value: Any, turn: Turn) -> dict[str, Any]:
+    allowed = routing.categories(turn.slot("case_kind"))
+    chosen = value if value in allowed else None  # set by the classification
+    if chosen is None:
+        chosen = turn.entity("category")  # a button
+    if chosen not in allowed and turn.intent in allowed:
+        chosen = turn.intent  # typed instead of tapping a button
+    if chosen not in allowed:
+        return turn.refuse("category", "category")
+    return turn.accept("category", chosen, category_label=routing.label_of(chosen))
+
+
+async def check_evidence(value: Any, turn: Turn) -> dict[str, Any]:
+    received, refused = turn.entity("evidence_file"), turn.entity("evidence_error")
+    if received or refused:  # the channel stored (or refused) a file just now
+        if received:
+            turn.dispatcher.utter_message(response="utter_evidence_received", file_name=received)
+        else:
+            kind = turn.slot("case_kind")
+            turn.dispatcher.utter_message(
+                response=f"utter_invalid_{refused}",
+                limit_mb=evidence.limit_for(kind) // evidence.MEGABYTE,
+                max_files=evidence.MAX_FILES)
+        return {"evidence": None, "awaiting_evidence": True}
+    if turn.slot("awaiting_evidence") and turn.intent in ("affirm", "deny"):  # "Listo"
+        files = await asyncio.to_thread(services.evidence().pending, turn.tracker.sender_id,
+                                         turn.slot("registration_id"))
+        return turn.accept("evidence", str(len(files)), awaiting_evidence=None)
+    if turn.intent == "deny":
+        return turn.accept("evidence", "0")  # the slot holds how many files
+    if turn.intent == "affirm":
+        return {"evidence": None, "awaiting_evidence": True}
+    return turn.refuse("evidence", "evidence")
+
+
+def check_confirmation(value: Any, turn: Turn) -> dict[str, Any]:
+    correction = turn.entity("correction")
+    if correction in CORRECTIONS:
+        return {"confirmation": None, **{slot: None for slot in CORRECTIONS[correction]}}
+    if turn.plainly_yes():
+        return {"confirmation": "yes"}
+    if turn.intent == "deny":
+        turn.dispatcher.utter_message(response="utter_choose_correction")
+        return {"confirmation": None}
+    return turn.refuse("confirmation", "confirmation")
+
+
+class ValidateCaseForm(FormValidation):
+    retryable = TYPED_SLOTS
+
     def name(self) -> Text:
-        return "validate_caso_form"
+        return "validate_case_form"
+
+    def validators(self) -> dict[str, Validator]:
+        return {
+            "consent": check_consent,
+            "cedula": typed("cedula", cedula.validate),
+            "phone": typed("phone", phone.validate),
+            "email": typed("email", email.validate),
+            "province": check_province,
+            "canton": check_canton,
+            "address": typed("address", text.validate_address),
+            "description": check_description,
+            "category": check_category,
+            "evidence": check_evidence,
+            "confirmation": check_confirmation,
+        }
 
     async def run(self, dispatcher, tracker, domain):
         slot = tracker.get_slot("requested_slot")
@@ -104,154 +161,20 @@ class ValidateCasoForm(FormValidationAction):
             # A file arrived while the form asks something else: not an answer.
             dispatcher.utter_message(response="utter_invalid_evidence_not_now")
             return [SlotSet(slot, None)] if slot else []
-        failures = dict(tracker.get_slot("failed_attempts") or {})
-        offered = failures.get(slot, 0) > 0 and failures[slot] % MAX_FAILURES == 0
-        if slot in RETRYABLE and offered and latest_intent(tracker) == "affirm":
-            # "Intentar otra vez" right after the offer: ask again, count afresh.
-            # (Only then: an e-mail or an address can look like a "yes" to the NLU.)
-            failures.pop(slot, None)
-            return [SlotSet(slot, None), SlotSet("failed_attempts", failures)]
         return await super().run(dispatcher, tracker, domain)
 
-    @skip_empty
-    def validate_consent(self, value, dispatcher, tracker, domain):
-        intent = latest_intent(tracker)
-        if plainly_yes(tracker):
-            return accept(tracker, "consent", True,
-                          consent_version=consent.current().version,
-                          consent_at=utcnow().isoformat(timespec="seconds"))
-        if intent == "deny":
-            return {"consent": False, "requested_slot": None}  # ends the form
-        return refuse(dispatcher, tracker, "consent", "consent")
 
-    @skip_empty
-    def validate_cedula(self, value, dispatcher, tracker, domain):
-        return checked(dispatcher, tracker, "cedula", cedula.validate, value)
+class ValidateStatusForm(FormValidation):
+    retryable = TYPED_SLOTS
 
-    @skip_empty
-    def validate_phone(self, value, dispatcher, tracker, domain):
-        return checked(dispatcher, tracker, "phone", phone.validate, value)
-
-    @skip_empty
-    def validate_email(self, value, dispatcher, tracker, domain):
-        return checked(dispatcher, tracker, "email", email.validate, value)
-
-    @skip_empty
-    def validate_province(self, value, dispatcher, tracker, domain):
-        try:
-            province, canton = territory.find_place(value)
-        except Invalid as error:
-            return refuse(dispatcher, tracker, "province", error.reason, **error.details)
-        filled = accept(tracker, "province", province.name, province_code=province.code,
-                        canton=None, canton_code=None)
-        if canton is not None:  # "Durán" answers both questions
-            filled.update(canton=canton.name, canton_code=canton.code)
-        return filled
-
-    @skip_empty
-    def validate_canton(self, value, dispatcher, tracker, domain):
-        try:
-            canton = territory.find_canton(value, tracker.get_slot("province"))
-        except Invalid as error:
-            return refuse(dispatcher, tracker, "canton", error.reason, **error.details)
-        return accept(tracker, "canton", canton.name, canton_code=canton.code)
-
-    @skip_empty
-    def validate_address(self, value, dispatcher, tracker, domain):
-        return checked(dispatcher, tracker, "address", text.validate_address, value)
-
-    @skip_empty
-    def validate_description(self, value, dispatcher, tracker, domain):
-        start = tracker.get_slot("description_start")
-        if start and latest_intent(tracker) == "deny":
-            written = start  # "No, es todo": the first message is the description
-        elif start:
-            written = f"{start} {value}"
-        else:
-            written = value
-        try:
-            described = text.validate_description(written)
-        except Invalid as error:
-            refused = refuse(dispatcher, tracker, "description", error.reason, **error.details)
-            if error.reason == "description_too_short" and start:
-                refused["description_start"] = text.clean(written)  # the next answer adds to it
-            elif error.reason == "description_too_long":
-                refused["description_start"] = None  # start afresh with a summary
-            return refused
-        return accept(tracker, "description", described, description_start=None)
-
-    @skip_empty
-    def validate_category(self, value, dispatcher, tracker, domain):
-        kind = tracker.get_slot("case_kind")
-        allowed = routing.categories(kind)
-        chosen = value if value in allowed else None  # set by the classification
-        if chosen is None:
-            chosen = next(tracker.get_latest_entity_values("category"), None)  # a button
-        if chosen not in allowed and latest_intent(tracker) in allowed:
-            chosen = latest_intent(tracker)  # typed instead of tapping a button
-        if chosen not in allowed:
-            return refuse(dispatcher, tracker, "category", "category")
-        return accept(tracker, "category", chosen, category_label=routing.label_of(chosen))
-
-    @skip_empty
-    def validate_evidence(self, value, dispatcher, tracker, domain):
-        intent = latest_intent(tracker)
-        received = next(tracker.get_latest_entity_values("evidence_file"), None)
-        refused = next(tracker.get_latest_entity_values("evidence_error"), None)
-        if received or refused:  # the channel stored (or refused) a file just now
-            if received:
-                dispatcher.utter_message(response="utter_evidence_received", file_name=received)
-            else:
-                kind = tracker.get_slot("case_kind")
-                dispatcher.utter_message(
-                    response=f"utter_invalid_{refused}",
-                    limit_mb=evidence.limit_for(kind) // evidence.MEGABYTE,
-                    max_files=evidence.MAX_FILES,
-                )
-            return {"evidence": None, "awaiting_evidence": True}
-        if tracker.get_slot("awaiting_evidence") and intent in ("affirm", "deny"):
-            files = len(services.evidence().pending(  # "Listo"
-                tracker.sender_id, tracker.get_slot("registration_id")))
-            label = f"{files} archivo(s)" if files else EVIDENCE_NONE
-            return accept(tracker, "evidence", label, awaiting_evidence=None)
-        if intent == "deny":
-            return accept(tracker, "evidence", EVIDENCE_NONE)
-        if intent == "affirm":
-            return {"evidence": None, "awaiting_evidence": True}
-        return refuse(dispatcher, tracker, "evidence", "evidence")
-
-    @skip_empty
-    def validate_confirmation(self, value, dispatcher, tracker, domain):
-        intent = latest_intent(tracker)
-        correction = next(tracker.get_latest_entity_values("correction"), None)
-        if correction in CORRECTIONS:
-            emptied = {slot: None for slot in CORRECTIONS[correction]}
-            return {"confirmation": None, **emptied}
-        if plainly_yes(tracker):
-            return {"confirmation": "yes"}
-        if intent == "deny":
-            dispatcher.utter_message(response="utter_choose_correction")
-            return {"confirmation": None}
-        return refuse(dispatcher, tracker, "confirmation", "confirmation")
-
-
-class ValidateEstadoForm(FormValidationAction):
     def name(self) -> Text:
-        return "validate_estado_form"
+        return "validate_status_form"
 
-    @skip_empty
-    def validate_lookup_case_number(self, value, dispatcher, tracker, domain):
-        number = numbering.parse_case_number(value)
-        if number is None:
-            dispatcher.utter_message(response="utter_invalid_case_number")
-        return {"lookup_case_number": number}
-
-    @skip_empty
-    def validate_lookup_key(self, value, dispatcher, tracker, domain):
-        key = numbering.normalize_tracking_key(value)
-        if key is None:
-            dispatcher.utter_message(response="utter_invalid_tracking_key")
-        return {"lookup_key": key}
+    def validators(self) -> dict[str, Validator]:
+        return {
+            "lookup_case_number": typed("lookup_case_number", numbering.validate_case_number),
+            "lookup_key": typed("lookup_key", numbering.validate_tracking_key),
+        }
 
 
 class AskConsent(Action):
@@ -313,6 +236,6 @@ class AskConfirmation(Action):
             category_label=tracker.get_slot("category_label"),
             canton_name=tracker.get_slot("canton"),
             province_name=tracker.get_slot("province"),
-            evidence_label=tracker.get_slot("evidence"),
+            evidence_label=messages.evidence_label(int(tracker.get_slot("evidence") or 0)),
         )
         return []

@@ -43,8 +43,3 @@ def _deliver_now() -> None:
 def deliver_soon() -> None:
     """Send queued e-mails in a worker thread without making the citizen wait."""
     asyncio.get_running_loop().run_in_executor(None, _deliver_now)
-
-
-async def in_thread(function, *args):
-    """Run blocking database work off the action server's event loop."""
-    return await asyncio.to_thread(function, *args)

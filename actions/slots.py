@@ -39,7 +39,6 @@ CORRECTIONS = {
     "evidence": ("evidence", "awaiting_evidence"),
 }
 
-EVIDENCE_NONE = "ninguna"
 
 # Set by an action to ask the tracker store to erase the personal content of the
 # conversation so far (persistence/conversation_privacy.py); its value says why.

@@ -1,5 +1,7 @@
-"""consultar_estado: a case's status for the right number and tracking key only."""
+"""check_status: a case's status for the right number and tracking key only."""
 from __future__ import annotations
+
+import asyncio
 
 import math
 from typing import Text
@@ -8,7 +10,7 @@ from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
 from actions import services
-from actions.intake import forget
+from actions.registration import forget
 from actions.slots import FORGET_LOOKUP
 from buzon.clock import ecuador_time_text
 
@@ -23,20 +25,20 @@ class CheckStatus(Action):
                    *forget(FORGET_LOOKUP)]
         sender = tracker.sender_id
         throttle = services.throttle()
-        wait = await services.in_thread(throttle.seconds_to_wait, sender)
+        wait = await asyncio.to_thread(throttle.seconds_to_wait, sender)
         if wait:
             dispatcher.utter_message(response="utter_lookup_wait", minutes=math.ceil(wait / 60))
             return cleared
-        found = await services.in_thread(
+        found = await asyncio.to_thread(
             services.store().status,
             tracker.get_slot("lookup_case_number"),
             tracker.get_slot("lookup_key"),
         )
         if found is None:
-            await services.in_thread(throttle.record_failure, sender)
+            await asyncio.to_thread(throttle.record_failure, sender)
             dispatcher.utter_message(response="utter_case_not_found")
             return cleared
-        await services.in_thread(throttle.record_success, sender)
+        await asyncio.to_thread(throttle.record_success, sender)
         dispatcher.utter_message(
             response="utter_case_status",
             number=found.number,

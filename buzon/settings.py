@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from buzon import messages
+
 ROOT = Path(__file__).resolve().parent.parent
 
 EMBEDDED, PRODUCTION = "embedded", "production"
@@ -94,7 +96,7 @@ def load(environ: Mapping[str, str] = os.environ) -> Settings:
         smtp_port=int(environ.get("SMTP_PORT") or 587),
         smtp_user=environ.get("SMTP_USER") or None,
         smtp_password=environ.get("SMTP_PASSWORD") or None,
-        smtp_from=environ.get("SMTP_FROM") or "Buzón IESS <no-responder@iess.gob.ec>",
+        smtp_from=environ.get("SMTP_FROM") or messages.text("default_mail_sender"),
         smtp_security=_smtp_security(environ),
         smtp_ca_file=environ.get("SMTP_CA_FILE") or None,
         smtp_timeout=float(environ.get("SMTP_TIMEOUT_SECONDS") or 20),

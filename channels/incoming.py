@@ -8,7 +8,7 @@
 - A typed text equal to the title of a button the bot has just offered means
   that button: its payload goes to Rasa instead of the text, before any NLU
   guess. Citizens type labels all the time (WhatsApp, screen readers, old
-  phones); «Confirmar y registrar» typed was read as ``cancelar``.
+  phones); «Confirmar y registrar» typed was read as ``cancel``.
 - :func:`handle` runs the turn and turns an unreachable action server
   (:class:`~channels.server_hardening.ActionServerUnavailable`) or any other
   failure into ``utter_service_busy``, never a silence and never a log line

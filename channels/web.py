@@ -12,7 +12,7 @@ Rasa mounts this channel at ``/webhooks/web/``:
   ``file`` and ``sender`` (the widget's session id). The answer is
   ``{"message": "/inform{...}"}``, the text the page then sends to the bot
   through the widget so that the bot says in the chat what was accepted or why
-  not (see :mod:`channels.evidence_intake`).
+  not (see :mod:`channels.evidence_reception`).
 
 The chat itself goes over socket.io: :class:`SocketIOInput` is Rasa's
 ``socketio`` channel (same name, same options, same ``/socket.io/`` path) with
@@ -67,7 +67,7 @@ from sanic.headers import parse_content_header
 from sanic.request import Request, parse_multipart_form
 
 from buzon import wiring
-from channels import evidence_intake, incoming
+from channels import evidence_reception, incoming
 from channels.request_body import read_body
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ WEBCHAT_NAME = "webchat.js"
 
 # The largest file any case accepts (a denuncia's), plus one byte: reading one
 # byte more than the limit is enough to know a file is too large.
-MAX_FILE_BYTES = evidence_intake.MAX_BYTES + 1
+MAX_FILE_BYTES = evidence_reception.MAX_BYTES + 1
 # Room for the multipart framing and the small ``sender`` field.
 FORM_OVERHEAD = 64 * 1024
 MAX_BODY_BYTES = MAX_FILE_BYTES + FORM_OVERHEAD
@@ -297,15 +297,15 @@ class WebPageInput(InputChannel):
             if too_large:
                 # Bigger than any case accepts: refused without keeping the rest,
                 # unless the conversation is not asking for evidence at all.
-                if await evidence_intake.size_limit(agent.tracker_store, sender) is None:
-                    message = evidence_intake.refused(evidence_intake.NOT_NOW)
+                if await evidence_reception.size_limit(agent.tracker_store, sender) is None:
+                    message = evidence_reception.refused(evidence_reception.NOT_NOW)
                 else:
-                    message = evidence_intake.refused(TOO_LARGE)
+                    message = evidence_reception.refused(TOO_LARGE)
                 return response.json({"message": message})
             uploaded = files.get("file")
             if uploaded is None:
                 return bad_request("no file")
-            message = await evidence_intake.receive_file(
+            message = await evidence_reception.receive_file(
                 agent.tracker_store, sender, uploaded.name, uploaded.body
             )
             return response.json({"message": message})

@@ -2,10 +2,10 @@
 
 The intent classifier reads *something* into any message: a lone ``?`` or ``👍``
 came out as ``affirm``, the typed button label «Confirmar y registrar» as
-``cancelar``. In a conversation those three intents move a citizen the furthest
+``cancel``. In a conversation those three intents move a citizen the furthest
 (consent, registration, discarding everything), so after the classifier this
 component checks the words (:mod:`buzon.plain_answers`): an ``affirm`` needs a
-yes word, a ``deny`` a no word, a ``cancelar`` a word of stopping. Otherwise the
+yes word, a ``deny`` a no word, a ``cancel`` a word of stopping. Otherwise the
 message becomes ``nlu_fallback`` with the classifier's confidence, and the bot
 asks again instead of acting on a guess. Button payloads (``/affirm``) are not
 touched: they never reach the classifier.
@@ -34,7 +34,7 @@ from buzon import plain_answers
 REQUIRED_WORDS: Dict[str, Callable[[str], bool]] = {
     "affirm": lambda text: bool(set(plain_answers.words(text)) & plain_answers.yes_words()),
     "deny": plain_answers.says_no,
-    "cancelar": plain_answers.says_cancel,
+    "cancel": plain_answers.says_cancel,
 }
 
 
@@ -43,7 +43,7 @@ def guarded(intent: str | None, text: str) -> bool:
 
     >>> guarded("affirm", "👍"), guarded("affirm", "sí, claro"), guarded("greet", "?")
     (True, False, False)
-    >>> guarded("cancelar", "Confirmar y registrar"), guarded("cancelar", "ya no quiero")
+    >>> guarded("cancel", "Confirmar y registrar"), guarded("cancel", "ya no quiero")
     (True, False)
     """
     check = REQUIRED_WORDS.get(intent or "")

@@ -10,8 +10,8 @@ under results/nlu/<name>/, a summary.json, and prints on its last line:
     accuracy=0.951 macro_f1=0.948 family_accuracy=0.990
 
 Family accuracy counts only whether a message landed in the right family:
-queja (queja_* and registrar_queja), denuncia (denuncia_* and
-registrar_denuncia) or other. A queja taken for a denuncia, or the reverse, is
+queja (queja_* and register_queja), denuncia (denuncia_* and
+register_denuncia) or other. A queja taken for a denuncia, or the reverse, is
 the costliest mistake: the case goes to the wrong team. A prediction of
 nlu_fallback (below the pipeline's FallbackClassifier threshold the bot asks
 instead of guessing) counts as wrong everywhere.
@@ -37,11 +37,11 @@ RESULTS = ROOT / "results" / "nlu"
 
 
 def family(intent: str) -> str:
-    """>>> family("queja_turnos"), family("registrar_denuncia"), family("greet")
+    """>>> family("queja_turnos"), family("register_denuncia"), family("greet")
     ('queja', 'denuncia', 'other')
     """
     for name in ("queja", "denuncia"):
-        if intent.startswith(f"{name}_") or intent == f"registrar_{name}":
+        if intent.startswith(f"{name}_") or intent == f"register_{name}":
             return name
     return "other"
 

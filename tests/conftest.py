@@ -145,6 +145,6 @@ def wired(tmp_path, monkeypatch):
 
 
 @pytest.fixture()
-def evidence_intake_store(wired):
+def evidence_reception_store(wired):
     """The channels' evidence store on a fresh SQLite database."""
     return wired().evidence

@@ -25,6 +25,8 @@ import re
 import secrets
 from typing import Optional
 
+from buzon.validation import Invalid
+
 KIND_LETTER = {"queja": "Q", "denuncia": "D"}
 _NUMBER = re.compile(r"^IESS-([QD])-(\d{4})-(\d{1,6})$")
 # Crockford's base32 without I, L, O and U: nothing to confuse on a cheap screen.
@@ -59,3 +61,23 @@ def normalize_tracking_key(text: str) -> Optional[str]:
     if len(raw) != KEY_LENGTH or any(ch not in ALPHABET for ch in raw):
         return None
     return "-".join(raw[i : i + 4] for i in range(0, KEY_LENGTH, 4))
+
+
+def validate_case_number(text: str) -> str:
+    """The canonical case number, or Invalid("case_number").
+
+    >>> validate_case_number("iess-q-2026-7")
+    'IESS-Q-2026-000007'
+    """
+    number = parse_case_number(text)
+    if number is None:
+        raise Invalid("case_number")
+    return number
+
+
+def validate_tracking_key(text: str) -> str:
+    """The canonical tracking key, or Invalid("tracking_key")."""
+    key = normalize_tracking_key(text)
+    if key is None:
+        raise Invalid("tracking_key")
+    return key

@@ -14,7 +14,7 @@ from typing import Callable, List, Optional
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from buzon import consent, crypto, evidence, outbox
+from buzon import consent, crypto, evidence, messages, outbox
 from buzon.cases import confirmation, numbering, routing
 from buzon.cases.draft import CaseDraft, checked
 from buzon.cases.models import Case, CaseSequence
@@ -23,14 +23,8 @@ from buzon.db import session_factory
 
 __all__ = ["CaseDraft", "CaseStatus", "CaseStore", "Registration"]
 
-STATUS_REGISTERED = "registrado"
-STATUS_LABELS = {
-    "registrado": "Registrado, pendiente de análisis",
-    "en_analisis": "En análisis",
-    "informacion_requerida": "Se requiere información adicional",
-    "resuelto": "Resuelto",
-    "archivado": "Archivado",
-}
+# A new case's status; the words for each status are in buzon/data/messages.yml.
+STATUS_REGISTERED = "registered"
 
 
 @dataclass(frozen=True)
@@ -146,7 +140,7 @@ class CaseStore:
         return CaseStatus(
             number=case.number,
             status=case.status,
-            status_label=STATUS_LABELS.get(case.status, case.status),
+            status_label=messages.status_label(case.status),
             area_name=routing.area(case.area).name,
             updated_at=case.updated_at,
         )

@@ -59,7 +59,7 @@ CASE = {
     "canton_code": "0901",
     "address": "Av. 9 de Octubre 100 y Malecón",
     "description": "Llevo tres meses sin conseguir turno para cardiología en el hospital.",
-    "evidence": "ninguna",
+    "evidence": "0",  # how many files
 }
 
 

@@ -1,6 +1,6 @@
 """The case form and the status form: every ``validate_<slot>`` and the custom questions.
 
-Answers go through ``ValidateCasoForm().run`` / ``ValidateEstadoForm().run`` the
+Answers go through ``ValidateCaseForm().run`` / ``ValidateStatusForm().run`` the
 way Rasa calls them. A refusal must say why (one ``utter_invalid_<reason>``,
 with the values its text needs) and empty only the slot that was asked.
 """
@@ -11,13 +11,13 @@ from datetime import datetime, timedelta
 import pytest
 
 from actions.forms import (
-    RETRYABLE,
+    TYPED_SLOTS,
     AskCategory,
     AskConfirmation,
     AskConsent,
     AskDescription,
-    ValidateCasoForm,
-    ValidateEstadoForm,
+    ValidateCaseForm,
+    ValidateStatusForm,
 )
 from actions.slots import CORRECTIONS
 from buzon import consent
@@ -37,14 +37,14 @@ from tests.actions.helpers import (
 )
 
 
-def caso(slot, value, **options):
+def case_answer(slot, value, **options):
     """``value`` as the answer to the case form's question for ``slot``."""
     options.setdefault("given", CASE)
-    return answer(ValidateCasoForm(), slot, value, **options)
+    return answer(ValidateCaseForm(), slot, value, **options)
 
 
-def estado(slot, value, **options):
-    return answer(ValidateEstadoForm(), slot, value, **options)
+def status_answer(slot, value, **options):
+    return answer(ValidateStatusForm(), slot, value, **options)
 
 
 def without(mapping, *keys):
@@ -102,14 +102,14 @@ REFUSALS = [
 
 @pytest.mark.parametrize("slot, typed, reason, details, given", REFUSALS)
 def test_a_refused_answer_says_why_and_empties_only_its_slot(slot, typed, reason, details, given):
-    outcome = caso(slot, typed, given={**CASE, **given})
+    outcome = case_answer(slot, typed, given={**CASE, **given})
     assert outcome.responses == [f"utter_invalid_{reason}"]
     assert passed_variables(outcome.messages[0]) == details
     assert outcome.changed() == {slot: None, "failed_attempts": {slot: 1}}
 
 
 def test_wrong_check_digit_keeps_other_fields_and_asks_again():
-    outcome = caso("cedula", WRONG_CHECK_DIGIT)
+    outcome = case_answer("cedula", WRONG_CHECK_DIGIT)
     assert outcome.responses == ["utter_invalid_cedula_check_digit"]
     assert outcome.slots["cedula"] is None
     assert without(outcome.slots, "cedula", "failed_attempts", "requested_slot") == without(
@@ -118,7 +118,7 @@ def test_wrong_check_digit_keeps_other_fields_and_asks_again():
 
 
 def test_cedula_length_tells_how_many_digits_were_typed():
-    outcome = caso("cedula", "17123456789")
+    outcome = case_answer("cedula", "17123456789")
     assert outcome.sent("utter_invalid_cedula_length")["length"] == 11
 
 
@@ -171,7 +171,7 @@ ACCEPTED = [
 @pytest.mark.parametrize("slot, typed, filled, given", ACCEPTED)
 def test_a_valid_answer_is_normalised_into_its_slots(slot, typed, filled, given):
     earlier_failures = {slot: 2, "consent": 1}
-    outcome = caso(slot, typed, given={**CASE, **given, "failed_attempts": earlier_failures})
+    outcome = case_answer(slot, typed, given={**CASE, **given, "failed_attempts": earlier_failures})
     assert outcome.responses == []
     assert {k: outcome.slots[k] for k in filled} == filled
     assert set(outcome.changed()) <= {*filled, "failed_attempts"}
@@ -179,7 +179,7 @@ def test_a_valid_answer_is_normalised_into_its_slots(slot, typed, filled, given)
 
 
 def test_a_canton_of_another_province_is_refused_and_the_province_kept():
-    outcome = caso("canton", "Quito")  # CASE lives in Guayas
+    outcome = case_answer("canton", "Quito")  # CASE lives in Guayas
     message = outcome.sent("utter_invalid_canton_not_in_province")
     assert (message["canton_name"], message["canton_province"], message["province_name"]) == (
         "Quito", "Pichincha", "Guayas")
@@ -188,7 +188,7 @@ def test_a_canton_of_another_province_is_refused_and_the_province_kept():
 
 
 def test_a_new_province_empties_the_canton_of_the_old_one():
-    outcome = caso("province", "azuay")
+    outcome = case_answer("province", "azuay")
     assert outcome.changed() == {
         "province": "Azuay", "province_code": "01", "canton": None, "canton_code": None,
         "failed_attempts": {},
@@ -201,7 +201,7 @@ def test_a_new_province_empties_the_canton_of_the_old_one():
 def test_the_third_failure_on_one_field_also_offers_to_continue_or_stop():
     state, said = dict(CASE), []
     for _ in range(3):
-        outcome = caso("phone", "12345", given=state)
+        outcome = case_answer("phone", "12345", given=state)
         said.append(outcome.responses)
         state = outcome.slots
     assert said == [
@@ -215,14 +215,14 @@ def test_the_third_failure_on_one_field_also_offers_to_continue_or_stop():
 
 
 def test_failures_are_counted_per_field():
-    outcome = caso("phone", "12345", given={**CASE, "failed_attempts": {"cedula": 2}})
+    outcome = case_answer("phone", "12345", given={**CASE, "failed_attempts": {"cedula": 2}})
     assert outcome.responses == ["utter_invalid_phone_invalid"]
     assert outcome.slots["failed_attempts"] == {"cedula": 2, "phone": 1}
 
 
-@pytest.mark.parametrize("slot", sorted(RETRYABLE))
+@pytest.mark.parametrize("slot", sorted(TYPED_SLOTS - {"lookup_case_number", "lookup_key"}))
 def test_affirm_while_a_typed_field_is_asked_just_asks_again(slot):
-    outcome = caso(slot, "/affirm", intent="affirm",
+    outcome = case_answer(slot, "/affirm", intent="affirm",
                    given={**CASE, "failed_attempts": {slot: 3, "consent": 1}})
     assert outcome.responses == []
     assert outcome.changed() == {slot: None, "failed_attempts": {"consent": 1}}
@@ -232,7 +232,7 @@ def test_affirm_while_a_typed_field_is_asked_just_asks_again(slot):
 def test_button_answers_after_three_failures_offer_only_the_way_out(slot):
     """Their "yes" is a real answer, so no "Intentar otra vez" button that sends /affirm."""
     given = {**CASE, slot: None, "failed_attempts": {slot: 2}}
-    outcome = caso(slot, "no se que poner", intent="out_of_scope", given=given)
+    outcome = case_answer(slot, "no se que poner", intent="out_of_scope", given=given)
     assert outcome.responses[-1] == "utter_offer_stop"
     assert "utter_offer_continue_or_stop" not in outcome.responses
 
@@ -241,7 +241,7 @@ def test_button_answers_after_three_failures_offer_only_the_way_out(slot):
 
 
 def test_consent_accepted_records_its_version_and_time():
-    outcome = caso("consent", "/affirm", intent="affirm", given={})
+    outcome = case_answer("consent", "/affirm", intent="affirm", given={})
     assert outcome.responses == []
     assert outcome.slots["consent"] is True
     assert outcome.slots["consent_version"] == consent.current().version
@@ -250,7 +250,7 @@ def test_consent_accepted_records_its_version_and_time():
 
 
 def test_consent_refused_ends_the_form():
-    outcome = caso("consent", "/deny", intent="deny", given={})
+    outcome = case_answer("consent", "/deny", intent="deny", given={})
     assert outcome.responses == []
     assert outcome.slots["consent"] is False
     assert outcome.slots["requested_slot"] is None
@@ -258,7 +258,7 @@ def test_consent_refused_ends_the_form():
 
 
 def test_anything_else_than_yes_or_no_asks_for_consent_again():
-    outcome = caso("consent", "¿para qué quieren mis datos?", intent="out_of_scope", given={})
+    outcome = case_answer("consent", "¿para qué quieren mis datos?", intent="out_of_scope", given={})
     assert outcome.responses == ["utter_invalid_consent"]
     assert outcome.slots["consent"] is None
 
@@ -269,7 +269,7 @@ STORY = "En el hospital del IESS de Ambato me negaron la cita con el cardiólogo
 
 
 def test_no_es_todo_keeps_the_first_message_as_the_description():
-    outcome = caso("description", "No, es todo", intent="deny",
+    outcome = case_answer("description", "No, es todo", intent="deny",
                    given={**CASE, "description": None, "description_start": STORY})
     assert outcome.responses == []
     assert outcome.slots["description"] == STORY
@@ -277,30 +277,30 @@ def test_no_es_todo_keeps_the_first_message_as_the_description():
 
 
 def test_more_text_is_added_to_the_first_message():
-    outcome = caso("description", "Fue el lunes 16 de noviembre.",
+    outcome = case_answer("description", "Fue el lunes 16 de noviembre.",
                    given={**CASE, "description": None, "description_start": STORY})
     assert outcome.slots["description"] == f"{STORY} Fue el lunes 16 de noviembre."
     assert outcome.slots["description_start"] is None
 
 
 def test_a_too_short_description_is_refused_and_kept_to_add_to():
-    first = caso("description", "ayer",
+    first = case_answer("description", "ayer",
                  given={**CASE, "description": None, "description_start": "me gritaron"})
     assert first.responses == ["utter_invalid_description_too_short"]
     assert first.slots["description"] is None
     assert first.slots["description_start"] == "me gritaron ayer"
-    second = caso("description", "en el dispensario de Chone", given=first.slots)
+    second = case_answer("description", "en el dispensario de Chone", given=first.slots)
     assert second.responses == []
     assert second.slots["description"] == "me gritaron ayer en el dispensario de Chone"
 
 
 def test_after_a_too_long_addition_the_citizen_can_still_finish_the_description():
     story = " ".join(["Esperé ocho horas en emergencias sin que nadie me atendiera."] * 45)
-    too_much = caso("description", "Además el guardia me gritó. " * 50,
+    too_much = case_answer("description", "Además el guardia me gritó. " * 50,
                     given={**CASE, "description": None, "description_start": story})
     assert too_much.responses == ["utter_invalid_description_too_long"]
     assert too_much.slots["description_start"] is None  # asked afresh for a summary
-    done = caso("description", "Esperé ocho horas en emergencias y el guardia me gritó.",
+    done = case_answer("description", "Esperé ocho horas en emergencias y el guardia me gritó.",
                 given=too_much.slots)
     assert done.responses == []
     assert done.slots["description"].startswith("Esperé ocho horas")
@@ -312,7 +312,7 @@ NO_CATEGORY = {**CASE, "category": None, "category_label": None}
 
 
 def test_category_from_a_button_payload():
-    outcome = caso("category", '/inform{"category":"queja_maltrato"}', given=NO_CATEGORY,
+    outcome = case_answer("category", '/inform{"category":"queja_maltrato"}', given=NO_CATEGORY,
                    entities=[{"entity": "category", "value": "queja_maltrato"}])
     assert outcome.responses == []
     assert (outcome.slots["category"], outcome.slots["category_label"]) == (
@@ -320,14 +320,14 @@ def test_category_from_a_button_payload():
 
 
 def test_category_typed_in_words_is_taken_from_its_intent():
-    outcome = caso("category", "me hicieron esperar seis horas", intent="queja_tiempo_espera",
+    outcome = case_answer("category", "me hicieron esperar seis horas", intent="queja_tiempo_espera",
                    given=NO_CATEGORY)
     assert (outcome.slots["category"], outcome.slots["category_label"]) == (
         "queja_tiempo_espera", "tiempos de espera prolongados")
 
 
 def test_category_prefilled_by_the_classification_is_kept():
-    outcome = caso("category", "denuncia_coima", intent="affirm",
+    outcome = case_answer("category", "denuncia_coima", intent="affirm",
                    given={**CASE, "case_kind": "denuncia", "category_label": None})
     assert outcome.responses == []
     assert (outcome.slots["category"], outcome.slots["category_label"]) == (
@@ -341,7 +341,7 @@ def test_category_prefilled_by_the_classification_is_kept():
     pytest.param("denuncia_cobro_indebido", "inform", [], id="prefilled"),
 ])
 def test_a_category_of_the_other_kind_is_refused(typed, intent, entities):
-    outcome = caso("category", typed, intent=intent, entities=entities, given=NO_CATEGORY)
+    outcome = case_answer("category", typed, intent=intent, entities=entities, given=NO_CATEGORY)
     assert outcome.responses == ["utter_invalid_category"]
     assert outcome.slots["category"] is None and outcome.slots["case_kind"] == "queja"
 
@@ -350,13 +350,13 @@ def test_a_category_of_the_other_kind_is_refused(typed, intent, entities):
 
 
 def test_no_evidence():
-    outcome = caso("evidence", "/deny", intent="deny", given={**CASE, "evidence": None})
+    outcome = case_answer("evidence", "/deny", intent="deny", given={**CASE, "evidence": None})
     assert outcome.responses == []
-    assert outcome.slots["evidence"] == "ninguna"
+    assert outcome.slots["evidence"] == "0"
 
 
 def test_yes_to_evidence_waits_for_the_files():
-    outcome = caso("evidence", "/affirm", intent="affirm", given={**CASE, "evidence": None})
+    outcome = case_answer("evidence", "/affirm", intent="affirm", given={**CASE, "evidence": None})
     assert outcome.responses == []
     assert outcome.slots["evidence"] is None and outcome.slots["awaiting_evidence"] is True
 
@@ -365,7 +365,7 @@ AWAITING = {**CASE, "evidence": None, "awaiting_evidence": True, "registration_i
 
 
 def test_a_stored_file_is_acknowledged_by_name_and_more_can_follow():
-    outcome = caso("evidence", '/inform{"evidence_file":"receta.pdf"}', given=AWAITING,
+    outcome = case_answer("evidence", '/inform{"evidence_file":"receta.pdf"}', given=AWAITING,
                    entities=[{"entity": "evidence_file", "value": "receta.pdf"}])
     assert outcome.responses == ["utter_evidence_received"]
     assert outcome.messages[0]["file_name"] == "receta.pdf"
@@ -374,7 +374,7 @@ def test_a_stored_file_is_acknowledged_by_name_and_more_can_follow():
 
 @pytest.mark.parametrize("kind, limit", [("queja", 1), ("denuncia", 20)])
 def test_a_refused_file_says_why_with_the_limit_of_the_case_kind(kind, limit):
-    outcome = caso("evidence", '/inform{"evidence_error":"evidence_too_large"}',
+    outcome = case_answer("evidence", '/inform{"evidence_error":"evidence_too_large"}',
                    given={**AWAITING, "case_kind": kind},
                    entities=[{"entity": "evidence_error", "value": "evidence_too_large"}])
     assert outcome.responses == ["utter_invalid_evidence_too_large"]
@@ -387,20 +387,20 @@ def test_done_after_uploading_counts_the_files(live_services):
 
     live_services.evidence().add("evidence-sender", "reg-1", "queja", "foto.png",
                                  synthetic_files.png())
-    outcome = caso("evidence", "/affirm", intent="affirm", given=AWAITING, sender_id="evidence-sender")
-    assert outcome.slots["evidence"] == "1 archivo(s)" and outcome.slots["awaiting_evidence"] is None
+    outcome = case_answer("evidence", "/affirm", intent="affirm", given=AWAITING, sender_id="evidence-sender")
+    assert outcome.slots["evidence"] == "1" and outcome.slots["awaiting_evidence"] is None
 
 
 def test_done_without_any_file_means_no_evidence(live_services):
-    outcome = caso("evidence", "/affirm", intent="affirm", given=AWAITING, sender_id="nobody-sent")
-    assert outcome.slots["evidence"] == "ninguna"
+    outcome = case_answer("evidence", "/affirm", intent="affirm", given=AWAITING, sender_id="nobody-sent")
+    assert outcome.slots["evidence"] == "0"
 
 
 # --- confirmation -----------------------------------------------------------------
 
 
 def test_confirming_the_summary():
-    outcome = caso("confirmation", "/affirm", intent="affirm")
+    outcome = case_answer("confirmation", "/affirm", intent="affirm")
     assert outcome.responses == []
     assert outcome.changed() == {"confirmation": "yes"}
 
@@ -408,21 +408,21 @@ def test_confirming_the_summary():
 @pytest.mark.parametrize("correction", sorted(CORRECTIONS))
 def test_a_correction_empties_exactly_its_slots(correction):
     state = {**CASE, "description_start": "Me negaron el turno.", "awaiting_evidence": True}
-    outcome = caso("confirmation", f'/inform{{"correction":"{correction}"}}', given=state,
+    outcome = case_answer("confirmation", f'/inform{{"correction":"{correction}"}}', given=state,
                    entities=[{"entity": "correction", "value": correction}])
     assert outcome.responses == []
     assert outcome.changed() == dict.fromkeys(["confirmation", *CORRECTIONS[correction]])
 
 
 def test_correcting_the_province_also_empties_the_canton():
-    outcome = caso("confirmation", "/inform",
+    outcome = case_answer("confirmation", "/inform",
                    entities=[{"entity": "correction", "value": "province"}])
     assert [outcome.slots[s] for s in ("province", "province_code", "canton", "canton_code")] == [
         None] * 4
 
 
 def test_no_at_the_summary_asks_what_to_correct():
-    outcome = caso("confirmation", "/deny", intent="deny")
+    outcome = case_answer("confirmation", "/deny", intent="deny")
     assert outcome.responses == ["utter_choose_correction"]
     assert outcome.changed() == {"confirmation": None}
 
@@ -436,16 +436,17 @@ def test_no_at_the_summary_asks_what_to_correct():
     ("IESS-Q-2026-000007", "IESS-Q-2026-000007"),
 ])
 def test_case_number_is_normalised(typed, number):
-    outcome = estado("lookup_case_number", typed)
+    outcome = status_answer("lookup_case_number", typed)
     assert outcome.responses == []
     assert outcome.slots["lookup_case_number"] == number
 
 
 @pytest.mark.parametrize("typed", ["123", "IESS-X-2026-000001", "mi caso de ayer"])
 def test_case_number_refused(typed):
-    outcome = estado("lookup_case_number", typed, given={"lookup_key": "ABCD-2345-EFGH"})
+    outcome = status_answer("lookup_case_number", typed, given={"lookup_key": "ABCD-2345-EFGH"})
     assert outcome.responses == ["utter_invalid_case_number"]
-    assert outcome.changed() == {"lookup_case_number": None}
+    assert outcome.changed() == {"lookup_case_number": None,
+                                 "failed_attempts": {"lookup_case_number": 1}}
 
 
 @pytest.mark.parametrize("typed, key", [
@@ -455,23 +456,33 @@ def test_case_number_refused(typed):
 ])
 def test_tracking_key_is_normalised(typed, key):
     number = "IESS-Q-2026-000045"
-    outcome = estado("lookup_key", typed, given={"lookup_case_number": number})
+    outcome = status_answer("lookup_key", typed, given={"lookup_case_number": number})
     assert outcome.responses == []
-    assert outcome.changed() == {"lookup_key": key}
+    assert outcome.changed() == {"lookup_key": key, "failed_attempts": {}}
 
 
 @pytest.mark.parametrize("typed", ["ABCD-2345-EFGU", "abc", "ABCD-2345-EFGH-1"])
 def test_tracking_key_refused(typed):
-    outcome = estado("lookup_key", typed, given={"lookup_case_number": "IESS-Q-2026-000045"})
+    outcome = status_answer("lookup_key", typed, given={"lookup_case_number": "IESS-Q-2026-000045"})
     assert outcome.responses == ["utter_invalid_tracking_key"]
-    assert outcome.changed() == {"lookup_key": None}
+    assert outcome.changed() == {"lookup_key": None, "failed_attempts": {"lookup_key": 1}}
+
+
+def test_the_status_form_counts_failures_and_offers_a_way_out_like_the_case_form():
+    outcome = status_answer("lookup_key", "abc", given={"lookup_case_number": "IESS-Q-2026-000045",
+                                                 "failed_attempts": {"lookup_key": 2}})
+    assert outcome.responses == ["utter_invalid_tracking_key", "utter_offer_continue_or_stop"]
+    again = status_answer("lookup_key", "/affirm", intent="affirm",
+                   given={"lookup_case_number": "IESS-Q-2026-000045",
+                          "failed_attempts": {"lookup_key": 3}})
+    assert again.changed() == {"lookup_key": None, "failed_attempts": {}}
 
 
 # --- custom questions -------------------------------------------------------------
 
 
 def ask(action, **given):
-    return run_action(action, make_tracker(slots(given), form="caso_form"))
+    return run_action(action, make_tracker(slots(given), form="case_form"))
 
 
 def test_consent_question_shows_the_current_consent_text():
@@ -502,7 +513,7 @@ def test_confirmation_question_fills_the_whole_summary():
         "category_label": "problemas con turnos o citas",
         "canton_name": "Guayaquil",
         "province_name": "Guayas",
-        "evidence_label": "ninguna",
+        "evidence_label": "ninguna",  # no files: the words of buzon/data/messages.yml
     }
 
 
@@ -513,13 +524,13 @@ def reasons_in_sources():
     """Every reason a validator can give, grepped from the sources."""
     found = set()
     sources = [*sorted((ROOT / "buzon" / "validation").glob("*.py")),
-               ROOT / "buzon" / "territory.py"]
+               ROOT / "buzon" / "territory.py", ROOT / "buzon" / "cases" / "numbering.py"]
     for path in sources:
         code = path.read_text(encoding="utf-8")
         found |= set(re.findall(r"Invalid\(\s*['\"]([a-z_]+)['\"]", code))
         found |= set(re.findall(r"_check\(\s*\w+,\s*['\"]([a-z_]+)['\"]", code))
     forms = (ROOT / "actions" / "forms.py").read_text(encoding="utf-8")
-    found |= set(re.findall(r"refuse\(\s*dispatcher,\s*tracker,\s*\"\w+\",\s*\"(\w+)\"", forms))
+    found |= set(re.findall(r"refuse\(\s*\"\w+\",\s*\"(\w+)\"", forms))
     return found
 
 
@@ -545,6 +556,7 @@ def test_every_reason_a_validator_can_give_has_a_response():
 def test_every_reason_is_exercised_by_the_refusal_table():
     """So the template-variable check of the refusal test covers every reason."""
     exercised = {p.values[2] for p in REFUSALS}
+    exercised |= {"case_number", "tracking_key"}  # the status form's, tested below
     assert reasons_in_sources() <= exercised
 
 
@@ -553,11 +565,11 @@ def test_every_response_the_actions_name_exists():
     named = set(re.findall(r'"(utter_\w+)"', code))
     named |= {f"utter_start_{k}" for k in ("queja", "denuncia")}
     named |= {f"utter_case_registered_{k}_note" for k in ("queja", "denuncia")}
-    assert {"utter_invalid_case_number", "utter_nothing_to_cancel"} <= named
+    assert {"utter_nothing_to_cancel", "utter_offer_stop"} <= named
     assert named - set(DOMAIN["responses"]) == set()
 
 
-@pytest.mark.parametrize("form", ["caso_form", "estado_form"])
+@pytest.mark.parametrize("form", ["case_form", "status_form"])
 def test_every_form_question_can_be_asked_and_explained(form):
     responses, actions = DOMAIN["responses"], DOMAIN["actions"]
     for slot in DOMAIN["forms"][form]["required_slots"]:
@@ -566,13 +578,13 @@ def test_every_form_question_can_be_asked_and_explained(form):
 
 
 def test_a_file_sent_while_another_question_is_open_is_not_taken_as_the_answer():
-    outcome = caso("phone", '/inform{"evidence_file":"foto.png"}', given={**CASE, "phone": None},
+    outcome = case_answer("phone", '/inform{"evidence_file":"foto.png"}', given={**CASE, "phone": None},
                    entities=[{"entity": "evidence_file", "value": "foto.png"}])
     assert outcome.responses == ["utter_invalid_evidence_not_now"]
     assert outcome.slots["phone"] is None and outcome.slots["cedula"] == CASE["cedula"]
 
 
 def test_an_answer_the_nlu_reads_as_yes_is_still_validated_when_no_retry_was_offered():
-    outcome = caso("email", "afiliado.whatsapp@example.com", intent="affirm",
+    outcome = case_answer("email", "afiliado.whatsapp@example.com", intent="affirm",
                    given={**CASE, "email": None, "failed_attempts": {}})
     assert outcome.slots["email"] == "afiliado.whatsapp@example.com"

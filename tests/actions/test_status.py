@@ -5,7 +5,7 @@ from datetime import datetime
 
 import pytest
 
-from actions.intake import FinishCase
+from actions.registration import FinishCase
 from actions.status import CheckStatus
 from buzon.cases.store import CaseDraft
 from tests.actions.helpers import CASE, make_tracker, run_action, slots

@@ -55,7 +55,7 @@ def sender() -> str:
 
 
 def to_consent(bot, who) -> None:
-    assert "Protección de Datos" in texts(bot.say(who, "/registrar_denuncia"))
+    assert "Protección de Datos" in texts(bot.say(who, "/register_denuncia"))
 
 
 def from_cedula_to_evidence(bot, who, story=STORY) -> None:
@@ -191,7 +191,7 @@ def test_cancel_is_never_read_into_registrar(bot, message):
     bot.say(who, "/affirm")
     answer = texts(bot.say(who, message))
     assert "cancelé" not in answer
-    assert bot.tracker(who)["active_loop"].get("name") == "caso_form"
+    assert bot.tracker(who)["active_loop"].get("name") == "case_form"
 
 
 # --- forgetting -------------------------------------------------------------------------------

@@ -130,7 +130,7 @@ def test_citizens_register_a_queja_and_a_denuncia_and_look_them_up(bot):
     # --- a denuncia from the menu, with a correction from the summary ------------
     denuncia = f"denuncia-{uuid.uuid4().hex[:8]}"
     assert "Registrar denuncia" in str(bot.say(denuncia, "hola"))
-    bot.say(denuncia, "/registrar_denuncia")
+    bot.say(denuncia, "/register_denuncia")
     fill_personal_data(bot, denuncia)
     assert "Cuéntenos qué pasó" in texts(bot.say(denuncia, ADDRESS))
     facts = "la licenciada de farmacia vende las pastillas de la presion que el IESS entrega gratis"
@@ -172,14 +172,14 @@ def test_citizens_register_a_queja_and_a_denuncia_and_look_them_up(bot):
 
     # --- status look-up: right pair, wrong key, unknown number ------------------------
     asker = f"consulta-{uuid.uuid4().hex[:8]}"
-    assert "número de caso" in texts(bot.say(asker, "/consultar_estado"))
+    assert "número de caso" in texts(bot.say(asker, "/check_status"))
     bot.say(asker, queja_case["number"].lower())
     found = texts(bot.say(asker, queja_case["key"].replace("-", "")))
     assert "Registrado" in found and "Dirección del Seguro General de Salud" in found
-    bot.say(asker, "/consultar_estado")
+    bot.say(asker, "/check_status")
     bot.say(asker, queja_case["number"])
     wrong_key = texts(bot.say(asker, "ABCD-2345-EFGH"))
-    bot.say(asker, "/consultar_estado")
+    bot.say(asker, "/check_status")
     bot.say(asker, "IESS-Q-2020-999999")
     unknown = texts(bot.say(asker, queja_case["key"]))
     assert wrong_key == unknown and "No encontramos un caso con esos datos" in unknown
@@ -201,10 +201,10 @@ def test_citizens_register_a_queja_and_a_denuncia_and_look_them_up(bot):
 def test_consent_refused_stores_nothing_and_cancel_discards(bot):
     sender = f"norefused-{uuid.uuid4().hex[:8]}"
     cedula = synthetic.cedula("010203045")  # nobody else in these tests uses it
-    bot.say(sender, "/registrar_queja")
+    bot.say(sender, "/register_queja")
     refused = texts(bot.say(sender, "/deny"))
     assert "gestiondenuncias@iess.gob.ec" in refused and "no guardamos" in refused
-    bot.say(sender, "/registrar_denuncia")
+    bot.say(sender, "/register_denuncia")
     bot.say(sender, "/affirm")
     bot.say(sender, cedula)
     cancelled = texts(bot.say(sender, "cancelar"))

@@ -177,8 +177,8 @@ def test_a_conversation_over_socketio_belongs_to_its_browser(production):
         thief = SocketChat(url, SocketChat.page_cookie(url), origin=url).connect(session_id=victims)
         assert thief.session_id != victims
         start = len(thief.messages)
-        thief.send("/registrar_denuncia", session_id=victims)  # typing into the victim's chat
-        assert "Protección de Datos" in texts(citizen.say("/registrar_denuncia"))
+        thief.send("/register_denuncia", session_id=victims)  # typing into the victim's chat
+        assert "Protección de Datos" in texts(citizen.say("/register_denuncia"))
         assert "Escriba su número" in texts(citizen.say("/affirm"))
         assert thief.wait_for_messages(start, quiet=1.0, seconds=3) == []
         assert not any("Protección" in m.get("text", "") for m in thief.messages)

@@ -228,9 +228,9 @@ def test_the_webhook_is_verified_with_the_verify_token(bot):
 
 def test_a_citizen_registers_a_queja_with_a_photo_entirely_through_whatsapp(bot):
     citizen = Citizen(bot)
-    greeting = citizen.send(citizen.text("hola"), offers("/registrar_queja"))
+    greeting = citizen.send(citizen.text("hola"), offers("/register_queja"))
     assert "list" in kinds(greeting)  # four menu options: an interactive list
-    consent = citizen.send(citizen.tap("/registrar_queja", "list_reply"), offers("/affirm"))
+    consent = citizen.send(citizen.tap("/register_queja", "list_reply"), offers("/affirm"))
     assert "Protección de Datos Personales" in said(consent) and "button" in kinds(consent)
     citizen.send(citizen.tap("/affirm"), says("cédula"))
     citizen.send(citizen.text(CEDULA), says("teléfono"))
@@ -254,7 +254,7 @@ def test_a_citizen_registers_a_queja_with_a_photo_entirely_through_whatsapp(bot)
     assert bot.graph.downloads == ["MEDIA-PHOTO-1"]
 
     summary = citizen.send(citizen.tap("/affirm"), says("Revise sus datos"))  # "Listo"
-    assert "Evidencia: 1 archivo(s)" in said(summary)
+    assert "Evidencia: 1 archivo" in said(summary)
     assert "list" in kinds(summary) and '/inform{"correction":"phone"}' in ids_of(summary)
     done = citizen.send(citizen.tap("/affirm", "list_reply"), says("IESS-Q-", "analizará su queja"))
     number = re.search(r"IESS-Q-\d{4}-\d{6}", said(done)).group(0)
@@ -316,9 +316,9 @@ def test_a_redelivered_message_is_answered_once(bot):
     payload = envelope(citizen.text("hola"))
     assert deliver(bot, payload).status_code == 200
     assert deliver(bot, payload).status_code == 200  # Meta delivers the same message again
-    bot.graph.wait_for(citizen.wa_id, 0, offers("/registrar_queja"))
+    bot.graph.wait_for(citizen.wa_id, 0, offers("/register_queja"))
     time.sleep(3)
-    greetings = [m for m in bot.graph.sent_to(citizen.wa_id) if "/registrar_queja" in ids_of([m])]
+    greetings = [m for m in bot.graph.sent_to(citizen.wa_id) if "/register_queja" in ids_of([m])]
     assert len(greetings) == 1
 
 
@@ -327,6 +327,6 @@ def test_a_send_the_graph_api_fails_is_retried_and_delivered(bot):
     attempts = bot.graph.attempts
     bot.graph.fail_next(1, 500)
     bot.graph.fail_next(1, 429)
-    greeting = citizen.send(citizen.text("hola"), offers("/registrar_queja"))
+    greeting = citizen.send(citizen.text("hola"), offers("/register_queja"))
     assert len(greeting) == 1  # one message, delivered on the third try
     assert bot.graph.attempts - attempts == 3

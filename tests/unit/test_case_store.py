@@ -116,7 +116,7 @@ def test_registration_stores_the_values_normalised_again(store):
 def test_status_needs_the_right_number_and_key(store):
     registration = store.register(draft())
     found = store.status(registration.number.lower(), registration.tracking_key.replace("-", " "))
-    assert found.number == registration.number and found.status == "registrado"
+    assert found.number == registration.number and found.status == "registered"
     assert found.area_name == registration.area_name
     assert store.status(registration.number, "AAAA-BBBB-CCCC") is None
     assert store.status("IESS-Q-2026-999999", registration.tracking_key) is None

@@ -73,7 +73,7 @@ def test_a_request_to_forget_erases_what_the_citizen_gave(store):
         BotUttered(f"Cédula: {CEDULA}", {"buttons": [{"title": "Confirmar", "payload": "/affirm"}]}),
     ])
     save(store, "otra", [UserUttered(CEDULA, {"name": "inform"}), SlotSet("cedula", CEDULA)])
-    save(store, "olvido", [UserUttered("cancelar", {"name": "cancelar"}),
+    save(store, "olvido", [UserUttered("cancelar", {"name": "cancel"}),
                            ActionExecuted("action_cancel"), SlotSet("cedula", None),
                            SlotSet("forget_conversation", "cancelled"),
                            BotUttered("Listo, cancelé el registro")])
@@ -83,7 +83,7 @@ def test_a_request_to_forget_erases_what_the_citizen_gave(store):
     said = [e.text for e in forgotten.events if isinstance(e, (UserUttered, BotUttered))]
     assert len(said) == 4 and said == [None] * 4  # the words go, the intent names stay
     assert [e.intent_name for e in forgotten.events if isinstance(e, UserUttered)] == [
-        "inform", "cancelar"]
+        "inform", "cancel"]
     assert forgotten.get_slot("cedula") is None
     assert asyncio.run(store.retrieve("otra")).get_slot("cedula") == CEDULA  # others untouched
 

@@ -62,3 +62,17 @@ def test_the_held_out_set_has_ten_messages_per_intent():
     counts = Counter(m.get("intent") for m in load_data(str(ROOT / "tests" / "nlu" / "test_set.yml")).intent_examples)
     assert {i for i in DOMAIN["intents"]} <= set(counts)
     assert min(counts[i] for i in DOMAIN["intents"]) >= 10
+
+
+def test_the_report_puts_every_intent_in_its_family():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("nlu_report", ROOT / "scripts" / "nlu_report.py")
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text())
+    for intent in domain["intents"]:
+        expected = next((kind for kind in ("queja", "denuncia")
+                         if intent.startswith(f"{kind}_") or intent == f"register_{kind}"), "other")
+        assert report.family(intent) == expected, intent
+    assert {report.family("register_queja"), report.family("register_denuncia")} == {"queja", "denuncia"}

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 run = asyncio.run
 SUMMARY_BUTTONS = [{"title": "Confirmar y registrar", "payload": "/affirm"},
                    {"title": "Corregir cédula", "payload": '/inform{"correction":"cedula"}'},
-                   {"title": "Cancelar", "payload": "/cancelar"}]
+                   {"title": "Cancelar", "payload": "/cancel"}]
 
 
 class Trackers:
@@ -73,7 +73,7 @@ def offered(buttons):
     ("Confirmar y registrar", "/affirm"),
     ("  confirmar Y REGISTRAR. ", "/affirm"),
     ("corregir cedula", '/inform{"correction":"cedula"}'),
-    ("Cancelar", "/cancelar"),
+    ("Cancelar", "/cancel"),
 ])
 def test_a_typed_title_of_a_button_just_offered_means_that_button(typed, payload):
     assert run(incoming.admit(Agent(offered(SUMMARY_BUTTONS)), "s", typed)).text == payload
@@ -103,7 +103,7 @@ def test_blank_and_too_long_messages_never_reach_rasa(text, reply):
     assert [m["text"] for m in output.messages] == [Agent().domain.responses[reply][0]["text"]]
 
 
-@pytest.mark.parametrize("failure", [server_hardening.ActionServerUnavailable("validate_caso_form"),
+@pytest.mark.parametrize("failure", [server_hardening.ActionServerUnavailable("validate_case_form"),
                                      RuntimeError("0912345675 ana@example.com")])
 def test_a_failed_turn_is_answered_kindly_and_logs_no_text(failure, caplog):
     async def on_new_message(message):
@@ -161,7 +161,7 @@ class Answering(BaseHTTPRequestHandler):
     status = 500
 
     def do_POST(self):
-        body = json.dumps({"error": "x", "action_name": "validate_caso_form"}).encode()
+        body = json.dumps({"error": "x", "action_name": "validate_case_form"}).encode()
         self.send_response(type(self).status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -176,7 +176,7 @@ def call_action(url):
     server_hardening.install()
     domain = Domain.empty()
     tracker = DialogueStateTracker.from_events("s", [])
-    action = RemoteAction("validate_caso_form", EndpointConfig(url))
+    action = RemoteAction("validate_case_form", EndpointConfig(url))
     return run(action.run(CollectingOutputChannel(), None, tracker, domain))
 
 
@@ -217,8 +217,8 @@ def test_debug_logging_of_rasa_is_kept_off():
 
 @pytest.mark.parametrize("text, intent, kept", [
     ("?", "affirm", False), ("👍", "affirm", False), ("да", "affirm", False),
-    ("sí, claro", "affirm", True), ("Confirmar y registrar", "cancelar", False),
-    ("quiero registrar", "cancelar", False), ("ya no quiero seguir", "cancelar", True),
+    ("sí, claro", "affirm", True), ("Confirmar y registrar", "cancel", False),
+    ("quiero registrar", "cancel", False), ("ya no quiero seguir", "cancel", True),
     ("Sí, tengo", "deny", False), ("no tengo", "deny", True), ("?", "greet", True),
 ])
 def test_yes_no_and_cancel_need_their_words(text, intent, kept):

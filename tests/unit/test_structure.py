@@ -3,6 +3,7 @@ imports run one way (no module, and no sub-package, imports one that imports it 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,3 +104,60 @@ def test_sub_package_imports_run_one_way():
 
 def test_the_checks_would_see_a_cycle():
     assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
+
+
+# --- no citizen-facing Spanish in Python ------------------------------------------------------
+
+CODE_FOLDERS = ("buzon", "actions", "channels", "persistence", "nlu_components", "scripts")
+SPANISH_MARKS = re.compile(r"[áéíóúñÁÉÍÓÚÑ¿¡]")
+SPANISH_WORDS = {  # function words and the words of a chat UI
+    "de", "la", "el", "que", "su", "los", "las", "por", "para", "con", "una", "es", "del", "al",
+    "usted", "favor", "gracias", "hola", "ninguna", "ninguno", "archivo", "archivos", "ver",
+    "opciones", "caso", "estado", "escriba", "elija", "listo", "correo", "disculpe", "intente",
+}
+# Strings that are Spanish on purpose: patterns that read what citizens write, and
+# the accepted spellings of a yes in an environment variable.
+ALLOWED = (re.compile(r"^\^\(\?:\(\?:en\|de\|del\|prov"), re.compile(r"^sí$"))
+
+
+def _docstring_ids(tree: ast.AST) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def looks_spanish(text: str) -> bool:
+    """Accents or ¿¡, or a Spanish function or UI word among several words."""
+    words = re.findall(r"[a-záéíóúñ]+", text.lower())
+    return bool(SPANISH_MARKS.search(text)) or (len(words) >= 2 and any(
+        w in SPANISH_WORDS for w in words)) or (len(words) == 1 and words[0] in {
+            "ninguna", "archivo", "archivos", "opciones"})
+
+
+def spanish_literals() -> list[str]:
+    found = []
+    for folder in CODE_FOLDERS:
+        for path in (ROOT / folder).rglob("*.py"):
+            tree = ast.parse(path.read_text())
+            docstrings = _docstring_ids(tree)
+            for node in ast.walk(tree):
+                if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                        and id(node) not in docstrings and looks_spanish(node.value)
+                        and not any(p.search(node.value) for p in ALLOWED)):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value[:60]!r}")
+    return found
+
+
+def test_citizen_facing_words_live_in_responses_or_messages_files():
+    assert spanish_literals() == [], (
+        "Spanish text in Python: put it in domain.yml (responses) or buzon/data/messages.yml")
+
+
+def test_the_finder_finds_spanish():
+    assert looks_spanish("Ver opciones") and looks_spanish("Registrado, pendiente de análisis")
+    assert looks_spanish("ninguna") and not looks_spanish("evidence_not_now")
+    assert not looks_spanish("case %s registered")

@@ -1,7 +1,7 @@
 """The WhatsApp channel without servers: payload parsing, signatures, the sender
 hash, text splitting, buttons and lists within the Cloud API limits, retries
 (with a fake ``requests``), the webhook handled in-process through Sanic's ASGI
-client, and the evidence intake with a stub tracker store."""
+client, and the evidence reception with a stub tracker store."""
 from __future__ import annotations
 
 import asyncio
@@ -16,8 +16,9 @@ import pytest
 import requests
 from sanic import Sanic
 
-from channels import evidence_intake
+from channels import evidence_reception
 from channels import whatsapp as wa
+from channels.whatsapp import channel as channel_module, graph
 from tests import synthetic_files
 
 SECRET = "app-secret-for-tests"
@@ -308,7 +309,7 @@ def posts(monkeypatch):
             raise answer
         return FakeReply(answer)
 
-    monkeypatch.setattr(wa.requests, "post", post)
+    monkeypatch.setattr(graph.requests, "post", post)
     return calls, answers
 
 
@@ -451,7 +452,7 @@ def test_unsigned_or_badly_signed_posts_are_refused_and_not_processed():
 def test_messages_are_handled_once_in_order_with_the_hashed_sender(caplog):
     recorder = Recorder()
     app = app_with(configured(), recorder)
-    payload = webhook(text("hola", "wamid.A"), reply("button_reply", "/registrar_queja", "wamid.B"))
+    payload = webhook(text("hola", "wamid.A"), reply("button_reply", "/register_queja", "wamid.B"))
 
     async def check():
         assert (await post(app, payload)).status == 200
@@ -461,7 +462,7 @@ def test_messages_are_handled_once_in_order_with_the_hashed_sender(caplog):
 
     with caplog.at_level(logging.DEBUG):
         run(check())
-    assert [m.text for m in recorder.messages] == ["hola", "/registrar_queja"]
+    assert [m.text for m in recorder.messages] == ["hola", "/register_queja"]
     first = recorder.messages[0]
     assert first.sender_id == wa.sender_id_for(KEY, WA_ID)
     assert first.input_channel == "whatsapp" and first.metadata is None
@@ -502,7 +503,7 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read_whole():
     assert recorder.messages == []
 
 
-def test_a_long_or_typed_button_message_goes_through_the_common_intake():
+def test_a_long_or_typed_button_message_goes_through_the_common_reception():
     sent = []
 
     class Output(wa.WhatsAppOutput):
@@ -512,12 +513,12 @@ def test_a_long_or_typed_button_message_goes_through_the_common_intake():
     recorder = Recorder()
     channel = configured()
     app = app_with(channel, recorder)
-    original = wa.WhatsAppOutput
-    wa.WhatsAppOutput = Output
+    original = channel_module.WhatsAppOutput
+    channel_module.WhatsAppOutput = Output
     try:
         run(post(app, webhook(text("x" * 4001, "wamid.L"))))
     finally:
-        wa.WhatsAppOutput = original
+        channel_module.WhatsAppOutput = original
     assert recorder.messages == []  # never reached Rasa
     assert [m["text"]["body"] for m in sent] == ["muy largo"]
 
@@ -539,18 +540,18 @@ def test_the_access_token_goes_only_to_the_graph_api_and_metas_media_hosts(monke
         fetched.append((url, headers))
         return Reply(url)
 
-    monkeypatch.setattr(wa.requests, "get", fake_get)
+    monkeypatch.setattr(graph.requests, "get", fake_get)
     with pytest.raises(wa.MediaError):
         client.download("MEDIA1", 1024)
     assert [url for url, _ in fetched] == ["https://graph.facebook.com/v21.0/MEDIA1"]
 
 
-# --- the evidence intake ----------------------------------------------------------------------
+# --- the evidence reception ----------------------------------------------------------------------
 
 class StubTrackers:
     """A tracker store whose only conversation sits where the test puts it."""
 
-    def __init__(self, active_loop="caso_form", requested_slot="evidence", case_kind="queja"):
+    def __init__(self, active_loop="case_form", requested_slot="evidence", case_kind="queja"):
         slots = {"requested_slot": requested_slot, "case_kind": case_kind,
                  "registration_id": "reg-1"}
         self.tracker = SimpleNamespace(active_loop_name=active_loop, get_slot=slots.get)
@@ -560,33 +561,33 @@ class StubTrackers:
 
 
 @pytest.fixture
-def intake_store(evidence_intake_store):
-    return evidence_intake_store
+def reception_store(evidence_reception_store):
+    return evidence_reception_store
 
 
-def test_a_file_is_stored_only_while_the_form_asks_for_evidence(intake_store):
+def test_a_file_is_stored_only_while_the_form_asks_for_evidence(reception_store):
     png = synthetic_files.png()
-    answer = run(evidence_intake.receive_file(StubTrackers(), "wa-1", 'mi "foto"\n{1}.png', png))
+    answer = run(evidence_reception.receive_file(StubTrackers(), "wa-1", 'mi "foto"\n{1}.png', png))
     assert json.loads(answer[len("/inform"):]) == {"evidence_file": "mi foto1.png"}
-    assert [e.name for e in intake_store.pending("wa-1", "reg-1")] == ["mi foto1.png"]
+    assert [e.name for e in reception_store.pending("wa-1", "reg-1")] == ["mi foto1.png"]
     agent = SimpleNamespace(tracker_store=StubTrackers(requested_slot="email"))
-    assert run(evidence_intake.receive_file(agent, "wa-1", "b.png", png)) == \
+    assert run(evidence_reception.receive_file(agent, "wa-1", "b.png", png)) == \
         '/inform{"evidence_error": "evidence_not_now"}'
-    assert run(evidence_intake.receive_file(StubTrackers(active_loop=None), "wa-1", "b.png", png)) == \
+    assert run(evidence_reception.receive_file(StubTrackers(active_loop=None), "wa-1", "b.png", png)) == \
         '/inform{"evidence_error": "evidence_not_now"}'
-    assert len(intake_store.pending("wa-1", "reg-1")) == 1
+    assert len(reception_store.pending("wa-1", "reg-1")) == 1
 
 
-def test_refusals_carry_the_reason_and_the_limit_follows_the_case_kind(intake_store):
+def test_refusals_carry_the_reason_and_the_limit_follows_the_case_kind(reception_store):
     big = synthetic_files.png(padding=2 * 1024 * 1024)
     queja, denuncia = StubTrackers(case_kind="queja"), StubTrackers(case_kind="denuncia")
-    assert run(evidence_intake.receive_file(queja, "wa-2", "big.png", big)) == \
+    assert run(evidence_reception.receive_file(queja, "wa-2", "big.png", big)) == \
         '/inform{"evidence_error": "evidence_too_large"}'
-    assert "evidence_file" in run(evidence_intake.receive_file(denuncia, "wa-2", "big.png", big))
-    assert run(evidence_intake.receive_file(queja, "wa-2", "x.pdf", b"MZ\x90\x00 program")) == \
+    assert "evidence_file" in run(evidence_reception.receive_file(denuncia, "wa-2", "big.png", big))
+    assert run(evidence_reception.receive_file(queja, "wa-2", "x.pdf", b"MZ\x90\x00 program")) == \
         '/inform{"evidence_error": "evidence_type"}'
-    assert run(evidence_intake.size_limit(queja, "wa-2")) == 1024 * 1024
-    assert run(evidence_intake.size_limit(StubTrackers(requested_slot="address"), "wa-2")) is None
+    assert run(evidence_reception.size_limit(queja, "wa-2")) == 1024 * 1024
+    assert run(evidence_reception.size_limit(StubTrackers(requested_slot="address"), "wa-2")) is None
 
 
 # --- files received over WhatsApp -------------------------------------------------------------
@@ -611,7 +612,7 @@ def downloads(monkeypatch):
     return channel, asked, results
 
 
-def test_a_file_is_downloaded_within_the_limit_and_handed_to_the_intake(downloads, intake_store):
+def test_a_file_is_downloaded_within_the_limit_and_handed_to_the_intake(downloads, reception_store):
     channel, asked, results = downloads
     results.append(synthetic_files.png())
     agent = SimpleNamespace(tracker_store=StubTrackers(case_kind="denuncia"))

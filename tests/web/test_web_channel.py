@@ -12,7 +12,7 @@ import pytest
 from sanic import Sanic
 
 from buzon.evidence import MAX_FILES
-from channels import evidence_intake, web
+from channels import evidence_reception, web
 from channels.request_body import read_body
 from tests import synthetic_files
 
@@ -38,7 +38,7 @@ class Trackers:
         def tracker(requested_slot, case_kind):
             slots = {"requested_slot": requested_slot, "case_kind": case_kind,
                      "registration_id": "reg-1"}
-            return SimpleNamespace(active_loop_name="caso_form", get_slot=slots.get, events=[])
+            return SimpleNamespace(active_loop_name="case_form", get_slot=slots.get, events=[])
 
         self.trackers = {sessions.at_evidence: tracker("evidence", "queja"),
                          sessions.denuncia: tracker("evidence", "denuncia"),
@@ -49,8 +49,8 @@ class Trackers:
 
 
 @pytest.fixture
-def store(evidence_intake_store):
-    return evidence_intake_store
+def store(evidence_reception_store):
+    return evidence_reception_store
 
 
 @pytest.fixture
@@ -193,13 +193,13 @@ def test_a_denuncia_takes_a_2_mb_file_and_at_most_max_files(app, store, sessions
 
 def test_more_than_20_mb_is_refused_without_keeping_it(app, store, sessions, monkeypatch):
     kept = []
-    original = evidence_intake.receive_file
+    original = evidence_reception.receive_file
 
     async def spy(*args):
         kept.append(args)
         return await original(*args)
 
-    monkeypatch.setattr(evidence_intake, "receive_file", spy)
+    monkeypatch.setattr(evidence_reception, "receive_file", spy)
     huge = synthetic_files.png(padding=web.MAX_BODY_BYTES)  # past what is ever read
     answer = upload(app, sessions.denuncia, "video.png", huge)
     assert answer.status == 200

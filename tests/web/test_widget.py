@@ -314,7 +314,7 @@ def test_a_citizen_files_a_queja_with_evidence_in_the_widget(bot, browser, tmp_p
 
     chat.click("Listo")
     summary = chat.expect("Revise sus datos", "¿Registramos su caso?")
-    assert "Evidencia: 1 archivo(s)" in summary
+    assert "Evidencia: 1 archivo" in summary
     for shown in (CEDULA, "+593997654321", EMAIL, "Durán, Guayas", ADDRESS):
         assert shown in summary
     chat.click("Confirmar y registrar")

@@ -29,7 +29,7 @@ from typing import Any, Optional
 from buzon import evidence, wiring
 from buzon.validation import Invalid
 
-FORM = "caso_form"
+FORM = "case_form"
 SLOT = "evidence"
 NOT_NOW = "evidence_not_now"
 # The largest file any conversation may send (a denuncia's limit).

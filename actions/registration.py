@@ -1,6 +1,8 @@
 """Starting, classifying, finishing and cancelling a case registration."""
 from __future__ import annotations
 
+import asyncio
+
 import logging
 import uuid
 from datetime import datetime
@@ -20,7 +22,7 @@ from buzon.validation import Invalid
 
 logger = logging.getLogger(__name__)
 
-KIND_OF_INTENT = {"registrar_queja": "queja", "registrar_denuncia": "denuncia"}
+KIND_OF_INTENT = {"register_queja": "queja", "register_denuncia": "denuncia"}
 CATEGORY_INTENTS = set(routing.categories())
 # Two families this close in confidence: ask instead of guessing.
 FAMILY_MARGIN = 0.2
@@ -37,7 +39,7 @@ def forget(reason: str) -> List[Dict[Text, Any]]:
 
 async def discard_files(tracker: Tracker) -> None:
     """Delete the files sent for a registration that will not be registered."""
-    await services.in_thread(services.evidence().discard_pending, tracker.sender_id)
+    await asyncio.to_thread(services.evidence().discard_pending, tracker.sender_id)
 
 
 # Which form question to ask again when the domain refuses a field at registration.
@@ -175,7 +177,7 @@ class FinishCase(Action):
         if tracker.get_slot("confirmation") != "yes":
             return []
         try:
-            registration = await services.in_thread(services.store().register, _draft(tracker))
+            registration = await asyncio.to_thread(services.store().register, _draft(tracker))
         except (Invalid, TypeError, ValueError) as error:
             # The domain refused a field the form let through (a forged request,
             # a value set while the validator was unreachable): ask it again.
@@ -190,11 +192,11 @@ class FinishCase(Action):
             if slot == "evidence":  # the files themselves were refused: send them again
                 await discard_files(tracker)
                 events.append(SlotSet("awaiting_evidence", None))
-            return events + [FollowupAction("caso_form")]
+            return events + [FollowupAction("case_form")]
         except Exception as error:  # never show a trace; the data stays in the form
             logger.error("case registration failed: %s", type(error).__name__)
             dispatcher.utter_message(response="utter_case_not_registered")
-            return [SlotSet("confirmation", None), FollowupAction("caso_form")]
+            return [SlotSet("confirmation", None), FollowupAction("case_form")]
         services.deliver_soon()
         kind = tracker.get_slot("case_kind")
         dispatcher.utter_message(

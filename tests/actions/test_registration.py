@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pytest
 
-from actions.intake import (
+from actions.registration import (
     Cancel,
     ClassifyReport,
     DataOutsideForm,
@@ -33,7 +33,7 @@ def act(action, given=None, **tracker_options):
 
 def test_menu_choice_sets_the_kind_and_empties_stale_personal_data():
     stale = {**CASE, "confirmation": "yes", "failed_attempts": {"cedula": 2}}
-    outcome = act(StartCase(), stale, intent="registrar_denuncia", text="/registrar_denuncia")
+    outcome = act(StartCase(), stale, intent="register_denuncia", text="/register_denuncia")
     assert outcome.responses == ["utter_start_denuncia"]
     assert outcome.slots["case_kind"] == "denuncia"
     kept = {"case_kind", "category", "category_label", "description_start", "registration_id"}
@@ -47,8 +47,8 @@ def test_a_new_registration_discards_the_files_of_an_unfinished_one(live_service
 
     files = live_services.evidence()
     files.add("restarting", "old-reg", "queja", "foto.png", synthetic_files.png())
-    outcome = act(StartCase(), {"registration_id": "old-reg"}, intent="registrar_queja",
-                  text="/registrar_queja", sender_id="restarting")
+    outcome = act(StartCase(), {"registration_id": "old-reg"}, intent="register_queja",
+                  text="/register_queja", sender_id="restarting")
     assert outcome.slots["registration_id"] != "old-reg"
     assert files.pending("restarting", "old-reg") == []
 
@@ -59,7 +59,7 @@ def test_cancel_and_refused_consent_delete_the_files_sent(live_services):
     files = live_services.evidence()
     for sender in ("cancels", "refuses"):
         files.add(sender, "reg", "denuncia", "foto.png", synthetic_files.png())
-    act(Cancel(), {"registration_id": "reg", "case_kind": "denuncia"}, intent="cancelar",
+    act(Cancel(), {"registration_id": "reg", "case_kind": "denuncia"}, intent="cancel",
         text="cancelar", sender_id="cancels")
     finish({"case_kind": "denuncia", "consent": False, "registration_id": "reg"}, intent="deny",
            sender_id="refuses")
@@ -85,7 +85,7 @@ def test_a_forged_consent_is_asked_again(live_services):
 def test_start_keeps_a_category_of_the_same_kind_and_the_story_told():
     told = {"case_kind": "queja", "category": "queja_turnos",
             "category_label": "problemas con turnos o citas", "description_start": STORY}
-    outcome = act(StartCase(), told, intent="registrar_queja", text="/registrar_queja")
+    outcome = act(StartCase(), told, intent="register_queja", text="/register_queja")
     assert outcome.responses == ["utter_start_queja"]
     assert {s: outcome.slots[s] for s in told} == told
 
@@ -93,7 +93,7 @@ def test_start_keeps_a_category_of_the_same_kind_and_the_story_told():
 def test_start_drops_a_category_of_the_other_kind():
     told = {"case_kind": "denuncia", "category": "denuncia_coima",
             "category_label": "pedido de dinero (coima)", "description_start": STORY}
-    outcome = act(StartCase(), told, intent="registrar_queja", text="/registrar_queja")
+    outcome = act(StartCase(), told, intent="register_queja", text="/register_queja")
     assert outcome.slots["case_kind"] == "queja"
     assert outcome.slots["category"] is None and outcome.slots["category_label"] is None
     assert outcome.slots["description_start"] == STORY
@@ -232,7 +232,7 @@ def test_a_confirmed_case_is_stored_and_its_number_and_key_given(
     assert told["kind_label"] == kind
     assert told["area_name"] == routing.route(category, CASE["description"]).name
     stored = live_services.store().reveal(told["number"])
-    assert stored is not None and stored["status"] == "registrado"
+    assert stored is not None and stored["status"] == "registered"
     assert {k: stored[k] for k in ENCRYPTED} == {k: CASE[k] for k in ENCRYPTED}
     assert (stored["kind"], stored["category"]) == (kind, category)
     assert (stored["province_code"], stored["canton_code"]) == ("09", "0901")
@@ -257,7 +257,7 @@ def test_a_store_failure_keeps_the_data_and_returns_to_the_form(live_services, t
     monkeypatch.setattr(CaseStore, "register", broken)
     outcome = finish(confirmed())
     assert outcome.responses == ["utter_case_not_registered"]
-    assert {"event": "followup", "name": "caso_form"} in [
+    assert {"event": "followup", "name": "case_form"} in [
         {k: e[k] for k in ("event", "name")} for e in outcome.events if e["event"] == "followup"]
     assert outcome.changes == {"confirmation": None}
     assert {s: outcome.slots[s] for s in CASE} == CASE
@@ -269,7 +269,7 @@ def test_a_store_failure_keeps_the_data_and_returns_to_the_form(live_services, t
 
 
 def cancel(given=None, **options):
-    return act(Cancel(), given, intent="cancelar", text="cancelar", **options)
+    return act(Cancel(), given, intent="cancel", text="cancelar", **options)
 
 
 DEACTIVATED = [{"event": "action", "name": "action_deactivate_loop"},
@@ -296,20 +296,20 @@ def test_cancel_with_nothing_in_progress_says_so():
 
 # --- action_explain_step -----------------------------------------------------------
 
-FORM_SLOTS = [*DOMAIN["forms"]["caso_form"]["required_slots"],
-              *DOMAIN["forms"]["estado_form"]["required_slots"]]
+FORM_SLOTS = [*DOMAIN["forms"]["case_form"]["required_slots"],
+              *DOMAIN["forms"]["status_form"]["required_slots"]]
 
 
 @pytest.mark.parametrize("slot", FORM_SLOTS)
 def test_help_explains_the_question_being_asked(slot):
-    outcome = act(ExplainStep(), {"requested_slot": slot}, intent="ayuda", text="¿para qué?")
+    outcome = act(ExplainStep(), {"requested_slot": slot}, intent="help", text="¿para qué?")
     assert outcome.responses == [f"utter_help_{slot}"]
     assert outcome.events == []
 
 
 @pytest.mark.parametrize("requested", [None, "failed_attempts"])
 def test_help_with_no_question_to_explain_says_what_can_be_reported(requested):
-    outcome = act(ExplainStep(), {"requested_slot": requested}, intent="ayuda", text="ayuda")
+    outcome = act(ExplainStep(), {"requested_slot": requested}, intent="help", text="ayuda")
     assert outcome.responses == ["utter_what_can_i_report"]
 
 
@@ -329,7 +329,7 @@ def test_an_unsure_story_asks_queja_or_denuncia_and_keeps_the_story():
 
 
 def test_an_unsure_request_to_register_asks_the_kind():
-    outcome = unclear_message([("nlu_fallback", 0.4), ("registrar_queja", 0.33)], text="quiero reportar")
+    outcome = unclear_message([("nlu_fallback", 0.4), ("register_queja", 0.33)], text="quiero reportar")
     assert outcome.responses == ["utter_kind_or_family_unclear"]
     assert outcome.changes == {}
 

@@ -1,0 +1,162 @@
+"""The validation of a form as a table: each slot, the function that checks it.
+
+RasaHQ's financial-demo calls its equivalent ``CustomFormValidationAction``. A form
+declares :meth:`FormValidation.validators`, a table from slot name to a function
+``(value, turn) -> dict`` of slot values. The functions are mostly one of the
+domain's validators (:mod:`buzon.validation`, :mod:`buzon.territory`,
+:mod:`buzon.cases.numbering`), each raising the same
+:class:`~buzon.validation.Invalid`, wrapped by :func:`typed`.
+
+What every form gets from the base class:
+
+- a slot emptied on purpose (a fresh start, a correction) is not validated;
+- a refusal sends ``utter_invalid_<reason>`` and empties only that slot, so the
+  question is asked again and nothing else the citizen gave is lost;
+- after ``MAX_FAILURES`` refusals on one slot the bot offers to go on or stop
+  (``utter_offer_continue_or_stop`` with «Intentar otra vez» for typed answers,
+  ``utter_offer_stop`` where the answer is a button); «Intentar otra vez» right
+  after that offer asks the question again and counts afresh.
+"""
+from __future__ import annotations
+
+import inspect
+from abc import abstractmethod
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from buzon import plain_answers
+from buzon.validation import Invalid
+
+MAX_FAILURES = 3
+FAILURES_SLOT = "failed_attempts"
+
+
+def _spoken(value: Any) -> Any:
+    return ", ".join(value) if isinstance(value, (list, tuple)) else value
+
+
+class Turn:
+    """One validation call: what the citizen just said, and the way to answer."""
+
+    def __init__(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                 retryable: frozenset[str]) -> None:
+        self.dispatcher = dispatcher
+        self.tracker = tracker
+        self.retryable = retryable
+
+    @property
+    def intent(self) -> str | None:
+        return (self.tracker.latest_message.get("intent") or {}).get("name")
+
+    @property
+    def text(self) -> str:
+        return (self.tracker.latest_message.get("text") or "").strip()
+
+    def slot(self, name: str) -> Any:
+        return self.tracker.get_slot(name)
+
+    def entity(self, name: str) -> Any:
+        return next(self.tracker.get_latest_entity_values(name), None)
+
+    def plainly_yes(self) -> bool:
+        """A yes that is no guess: the button (its payload) or plainly affirmative words.
+
+        The classifier reads "yes" into noise ("?", "👍"); consent and the final
+        confirmation take only this.
+        """
+        return self.intent == "affirm" and (
+            self.text.startswith("/affirm") or plain_answers.is_plain_yes(self.text))
+
+    def sent_a_file(self) -> bool:
+        """Whether the message is a channel's note about an uploaded file."""
+        return any(e.get("entity") in ("evidence_file", "evidence_error")
+                   for e in self.tracker.latest_message.get("entities", []))
+
+    def _failures(self) -> dict[str, int]:
+        return dict(self.slot(FAILURES_SLOT) or {})
+
+    def accept(self, slot: str, value: Any, **more: Any) -> dict[str, Any]:
+        """``value`` in ``slot`` (and ``more`` slots), its failures forgotten."""
+        failures = self._failures()
+        failures.pop(slot, None)
+        return {slot: value, FAILURES_SLOT: failures, **more}
+
+    def refuse(self, slot: str, reason: str, **details: Any) -> dict[str, Any]:
+        """Say what is wrong, count the failure, and empty only ``slot``."""
+        failures = self._failures()
+        failures[slot] = failures.get(slot, 0) + 1
+        self.dispatcher.utter_message(
+            response=f"utter_invalid_{reason}", **{k: _spoken(v) for k, v in details.items()})
+        if failures[slot] % MAX_FAILURES == 0:
+            offer = ("utter_offer_continue_or_stop" if slot in self.retryable
+                     else "utter_offer_stop")
+            self.dispatcher.utter_message(response=offer)
+        return {slot: None, FAILURES_SLOT: failures}
+
+    def just_offered_a_retry(self, slot: str) -> bool:
+        count = self._failures().get(slot, 0)
+        return slot in self.retryable and count > 0 and count % MAX_FAILURES == 0
+
+
+Validator = Callable[[Any, Turn], "dict[str, Any] | Awaitable[dict[str, Any]]"]
+
+
+def typed(slot: str, validate: Callable[[str], Any]) -> Validator:
+    """A domain validator as a table entry: its normalised value, or its refusal."""
+
+    def check(value: Any, turn: Turn) -> dict[str, Any]:
+        try:
+            return turn.accept(slot, validate(str(value)))
+        except Invalid as error:
+            return turn.refuse(slot, error.reason, **error.details)
+
+    return check
+
+
+class FormValidation(FormValidationAction):
+    """Base of this project's form validations (see the module's docstring)."""
+
+    #: Slots the citizen types: «Intentar otra vez» is offered for them.
+    retryable: frozenset[str] = frozenset()
+
+    @abstractmethod
+    def validators(self) -> dict[str, Validator]:
+        """Each slot of the form, the function that checks it."""
+
+    def turn(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Turn:
+        return Turn(dispatcher, tracker, self.retryable)
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> list[EventType]:
+        slot = tracker.get_slot("requested_slot")
+        turn = self.turn(dispatcher, tracker)
+        if slot and turn.just_offered_a_retry(slot) and turn.intent == "affirm":
+            # "Intentar otra vez" right after the offer: ask again, count afresh.
+            # (Only then: an e-mail or an address can look like a "yes" to the NLU.)
+            failures = turn._failures()
+            failures.pop(slot, None)
+            return [SlotSet(slot, None), SlotSet(FAILURES_SLOT, failures)]
+        return await super().run(dispatcher, tracker, domain)
+
+    async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> list[EventType]:
+        required = await self.required_slots(self.domain_slots(domain), dispatcher, tracker,
+                                             domain)
+        turn = self.turn(dispatcher, tracker)
+        table = self.validators()
+        slots: dict[str, Any] = {name: value for name, value in
+                                 tracker.slots_to_validate().items() if name in required}
+        for name, value in list(slots.items()):
+            if value is None or name not in table:  # emptied on purpose: nothing to check
+                continue
+            output = table[name](value, turn)
+            if inspect.isawaitable(output):
+                output = await output
+            slots.update(output)
+            tracker.slots.update(output)  # later validators see what earlier ones decided
+        return [SlotSet(name, value) for name, value in slots.items()]
