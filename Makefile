@@ -13,27 +13,38 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONPATH := $(CURDIR)
+# Set-up output (pip, npm, training) goes to this log; the terminal gets one line a
+# step, and the log's tail when a step fails. `make ... VERBOSE=1` shows it all.
+SETUP_LOG := var/log/setup.log
+PIP_INSTALL = $(PY) -m pip install --quiet --upgrade "pip==26.3" "setuptools==70.3.0" "wheel==0.45.1" && $(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+ifeq ($(VERBOSE),)
+quietly = @mkdir -p var/log; echo "  $(1)"; ( $(2) ) >> $(SETUP_LOG) 2>&1 || { \
+  echo "  $(1) failed; the end of $(SETUP_LOG):"; tail -n 25 $(SETUP_LOG); exit 1; }
+else
+quietly = $(2)
+endif
 # credentials.yml reads these; empty (the default) switches the WhatsApp channel off.
 WHATSAPP_VARS := WHATSAPP_VERIFY_TOKEN WHATSAPP_APP_SECRET WHATSAPP_ACCESS_TOKEN WHATSAPP_PHONE_NUMBER_ID WHATSAPP_API_URL
 $(foreach var,$(WHATSAPP_VARS),$(eval export $(var) ?=))
 
-.PHONY: help install run shell train migrate purge reencrypt key-status validate test test-unit nlu-report nlu-compare test-nlu test-conversations test-e2e test-web web-install browser clean
+.PHONY: help install run shell train migrate purge reencrypt key-status lint format types validate test test-unit nlu-report nlu-compare test-nlu test-conversations test-e2e test-web web-install browser clean
 
 help:
 	@echo "make run    - set up, train when needed and start the bot (http://localhost:5005)"
 	@echo "make test   - every test: data validation, unit, conversation and end-to-end"
 	@echo "make shell  - talk to the bot in the terminal (rasa shell)"
 	@echo "make train  - train the model"
+	@echo "make lint / make types / make format - ruff and mypy (run first by make test)"
+	@echo "make purge  - one pass of the retention job; make reencrypt - after a key rotation"
 	@echo "make nlu-report - score the NLU on the held-out test set (results/nlu/)"
 	@echo "make nlu-compare - score every candidate pipeline on the same test set"
 
 $(STAMP): requirements.txt constraints.txt scripts/find-python.sh
 	@python=$$(scripts/find-python.sh) || exit 1; \
 	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then \
-	  rm -rf $(VENV); echo "Creating $(VENV) with $$python"; "$$python" -m venv $(VENV) || exit 1; \
+	  rm -rf $(VENV); echo "  creating $(VENV) with $$python"; "$$python" -m venv $(VENV) || exit 1; \
 	fi
-	$(PY) -m pip install --quiet --upgrade "pip==26.3" "setuptools==70.3.0" "wheel==0.45.1"
-	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(call quietly,installing the pinned Python packages (minutes the first time),$(PIP_INSTALL))
 	@touch $@
 
 install: $(STAMP)
@@ -41,7 +52,7 @@ install: $(STAMP)
 # The web page's chat widget (rasa-webchat from npm), served by the Rasa server.
 WEB_DEPS := web/node_modules/.package-lock.json
 $(WEB_DEPS): web/package.json web/package-lock.json
-	cd web && npm ci --ignore-scripts --no-audit --no-fund
+	$(call quietly,installing the web widget from npm,cd web && npm ci --ignore-scripts --no-audit --no-fund)
 	@touch $@
 
 web-install: $(WEB_DEPS)
@@ -49,15 +60,15 @@ web-install: $(WEB_DEPS)
 # Debian's Chromium and its driver, for the browser tests (never a downloaded browser).
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  (apt-get update && apt-get install -y chromium chromium-driver)
+	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver > /dev/null)
 
 data/nlu/lookups.yml: buzon/data/dpa.csv buzon/data/dpa_aliases.csv buzon/territory.py scripts/generate_lookups.py | $(STAMP)
-	$(PY) scripts/generate_lookups.py
+	$(call quietly,generating the NLU lookup tables from the territorial list,$(PY) scripts/generate_lookups.py)
 
 # Retrain only when the data, the domain or the config changed.
 $(MODEL): $(STAMP) data/nlu/lookups.yml $(NLU_DATA) domain.yml config.yml
 	@mkdir -p models
-	$(RASA) train --fixed-model-name current --out models --quiet
+	$(call quietly,training the model (about a minute),$(RASA) train --fixed-model-name current --out models --quiet)
 	@touch $@
 
 train: $(MODEL)
@@ -80,6 +91,18 @@ key-status: $(STAMP)
 
 validate: $(STAMP) data/nlu/lookups.yml
 	$(PY) scripts/validate_data.py
+
+# ruff (lint and format) on everything, mypy strict on the domain package (pyproject.toml).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+types: $(STAMP)
+	$(VENV)/bin/mypy
 
 run: $(MODEL) migrate $(WEB_DEPS)
 	@scripts/run.sh
@@ -112,7 +135,7 @@ nlu-compare: $(STAMP) data/nlu/lookups.yml
 test-nlu: nlu-report
 	$(PY) -m pytest -q -o addopts="" tests/nlu
 
-test: validate test-unit test-nlu test-conversations test-e2e test-web
+test: lint types validate test-unit test-nlu test-conversations test-e2e test-web
 	@echo "make test: all parts passed"
 
 clean:

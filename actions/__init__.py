@@ -3,6 +3,7 @@
 Loading this package (as ``rasa run actions --actions actions`` does) installs
 the action server's protections (:mod:`actions.server_guard`).
 """
+
 from actions import server_guard
 
 server_guard.install()

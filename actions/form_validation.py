@@ -17,6 +17,7 @@ What every form gets from the base class:
   ``utter_offer_stop`` where the answer is a button); «Intentar otra vez» right
   after that offer asks the question again and counts afresh.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -43,8 +44,9 @@ def _spoken(value: Any) -> Any:
 class Turn:
     """One validation call: what the citizen just said, and the way to answer."""
 
-    def __init__(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                 retryable: frozenset[str]) -> None:
+    def __init__(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, retryable: frozenset[str]
+    ) -> None:
         self.dispatcher = dispatcher
         self.tracker = tracker
         self.retryable = retryable
@@ -70,12 +72,15 @@ class Turn:
         confirmation take only this.
         """
         return self.intent == "affirm" and (
-            self.text.startswith("/affirm") or plain_answers.is_plain_yes(self.text))
+            self.text.startswith("/affirm") or plain_answers.is_plain_yes(self.text)
+        )
 
     def sent_a_file(self) -> bool:
         """Whether the message is a channel's note about an uploaded file."""
-        return any(e.get("entity") in ("evidence_file", "evidence_error")
-                   for e in self.tracker.latest_message.get("entities", []))
+        return any(
+            e.get("entity") in ("evidence_file", "evidence_error")
+            for e in self.tracker.latest_message.get("entities", [])
+        )
 
     def _failures(self) -> dict[str, int]:
         return dict(self.slot(FAILURES_SLOT) or {})
@@ -91,10 +96,10 @@ class Turn:
         failures = self._failures()
         failures[slot] = failures.get(slot, 0) + 1
         self.dispatcher.utter_message(
-            response=f"utter_invalid_{reason}", **{k: _spoken(v) for k, v in details.items()})
+            response=f"utter_invalid_{reason}", **{k: _spoken(v) for k, v in details.items()}
+        )
         if failures[slot] % MAX_FAILURES == 0:
-            offer = ("utter_offer_continue_or_stop" if slot in self.retryable
-                     else "utter_offer_stop")
+            offer = "utter_offer_continue_or_stop" if slot in self.retryable else "utter_offer_stop"
             self.dispatcher.utter_message(response=offer)
         return {slot: None, FAILURES_SLOT: failures}
 
@@ -131,8 +136,9 @@ class FormValidation(FormValidationAction):
     def turn(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Turn:
         return Turn(dispatcher, tracker, self.retryable)
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: DomainDict) -> list[EventType]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         slot = tracker.get_slot("requested_slot")
         turn = self.turn(dispatcher, tracker)
         if slot and turn.just_offered_a_retry(slot) and turn.intent == "affirm":
@@ -143,14 +149,15 @@ class FormValidation(FormValidationAction):
             return [SlotSet(slot, None), SlotSet(FAILURES_SLOT, failures)]
         return await super().run(dispatcher, tracker, domain)
 
-    async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> list[EventType]:
-        required = await self.required_slots(self.domain_slots(domain), dispatcher, tracker,
-                                             domain)
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        required = await self.required_slots(self.domain_slots(domain), dispatcher, tracker, domain)
         turn = self.turn(dispatcher, tracker)
         table = self.validators()
-        slots: dict[str, Any] = {name: value for name, value in
-                                 tracker.slots_to_validate().items() if name in required}
+        slots: dict[str, Any] = {
+            name: value for name, value in tracker.slots_to_validate().items() if name in required
+        }
         for name, value in list(slots.items()):
             if value is None or name not in table:  # emptied on purpose: nothing to check
                 continue

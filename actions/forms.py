@@ -4,11 +4,11 @@ Each slot's check is a domain validator or a short function of a
 :class:`~actions.form_validation.Turn` (:mod:`actions.form_validation` counts the
 failures, offers a way out and keeps every other answer).
 """
+
 from __future__ import annotations
 
 import asyncio
-
-from typing import Any, Text
+from typing import Any
 
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
@@ -22,8 +22,19 @@ from buzon.clock import utcnow
 from buzon.validation import Invalid, cedula, email, phone, text
 
 # Fields the citizen types: an "ok" there ("Intentar otra vez") means "ask me again".
-TYPED_SLOTS = frozenset({"cedula", "phone", "email", "province", "canton", "address",
-                         "description", "lookup_case_number", "lookup_key"})
+TYPED_SLOTS = frozenset(
+    {
+        "cedula",
+        "phone",
+        "email",
+        "province",
+        "canton",
+        "address",
+        "description",
+        "lookup_case_number",
+        "lookup_key",
+    }
+)
 
 
 def latest_intent(tracker) -> str | None:
@@ -32,16 +43,23 @@ def latest_intent(tracker) -> str | None:
 
 def sent_a_file(tracker) -> bool:
     """Whether the latest message is a channel's note about an uploaded file."""
-    return any(e.get("entity") in ("evidence_file", "evidence_error")
-               for e in tracker.latest_message.get("entities", []))
+    return any(
+        e.get("entity") in ("evidence_file", "evidence_error")
+        for e in tracker.latest_message.get("entities", [])
+    )
 
 
 # --- the case form's checks ------------------------------------------------------------
 
+
 def check_consent(value: Any, turn: Turn) -> dict[str, Any]:
     if turn.plainly_yes():
-        return turn.accept("consent", True, consent_version=consent.current().version,
-                           consent_at=utcnow().isoformat(timespec="seconds"))
+        return turn.accept(
+            "consent",
+            True,
+            consent_version=consent.current().version,
+            consent_at=utcnow().isoformat(timespec="seconds"),
+        )
     if turn.intent == "deny":
         return {"consent": False, "requested_slot": None}  # ends the form
     return turn.refuse("consent", "consent")
@@ -52,8 +70,9 @@ def check_province(value: Any, turn: Turn) -> dict[str, Any]:
         province, canton = territory.find_place(str(value))
     except Invalid as error:
         return turn.refuse("province", error.reason, **error.details)
-    filled = turn.accept("province", province.name, province_code=province.code,
-                         canton=None, canton_code=None)
+    filled = turn.accept(
+        "province", province.name, province_code=province.code, canton=None, canton_code=None
+    )
     if canton is not None:  # "Durán" answers both questions
         filled.update(canton=canton.name, canton_code=canton.code)
     return filled
@@ -109,11 +128,13 @@ async def check_evidence(value: Any, turn: Turn) -> dict[str, Any]:
             turn.dispatcher.utter_message(
                 response=f"utter_invalid_{refused}",
                 limit_mb=evidence.limit_for(kind) // evidence.MEGABYTE,
-                max_files=evidence.MAX_FILES)
+                max_files=evidence.MAX_FILES,
+            )
         return {"evidence": None, "awaiting_evidence": True}
     if turn.slot("awaiting_evidence") and turn.intent in ("affirm", "deny"):  # "Listo"
-        files = await asyncio.to_thread(services.evidence().pending, turn.tracker.sender_id,
-                                         turn.slot("registration_id"))
+        files = await asyncio.to_thread(
+            services.evidence().pending, turn.tracker.sender_id, turn.slot("registration_id")
+        )
         return turn.accept("evidence", str(len(files)), awaiting_evidence=None)
     if turn.intent == "deny":
         return turn.accept("evidence", "0")  # the slot holds how many files
@@ -137,7 +158,7 @@ def check_confirmation(value: Any, turn: Turn) -> dict[str, Any]:
 class ValidateCaseForm(FormValidation):
     retryable = TYPED_SLOTS
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_case_form"
 
     def validators(self) -> dict[str, Validator]:
@@ -167,7 +188,7 @@ class ValidateCaseForm(FormValidation):
 class ValidateStatusForm(FormValidation):
     retryable = TYPED_SLOTS
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_status_form"
 
     def validators(self) -> dict[str, Validator]:
@@ -178,7 +199,7 @@ class ValidateStatusForm(FormValidation):
 
 
 class AskConsent(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_consent"
 
     def run(self, dispatcher, tracker, domain):
@@ -187,7 +208,7 @@ class AskConsent(Action):
 
 
 class AskDescription(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_description"
 
     def run(self, dispatcher, tracker, domain):
@@ -199,7 +220,7 @@ class AskDescription(Action):
 
 
 class AskEvidence(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_evidence"
 
     def run(self, dispatcher, tracker, domain):
@@ -213,7 +234,7 @@ class AskEvidence(Action):
 
 
 class AskCategory(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_category"
 
     def run(self, dispatcher, tracker, domain):
@@ -226,7 +247,7 @@ class AskCategory(Action):
 
 
 class AskConfirmation(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_confirmation"
 
     def run(self, dispatcher, tracker, domain):

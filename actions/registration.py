@@ -1,12 +1,12 @@
 """Starting, classifying, finishing and cancelling a case registration."""
+
 from __future__ import annotations
 
 import asyncio
-
 import logging
 import uuid
 from datetime import datetime
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
@@ -14,8 +14,14 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.forms import latest_intent, sent_a_file
-from actions.slots import (CASE_SLOTS, FORGET, FORGET_CANCELLED, FORGET_REFUSED,
-                           FORGET_REGISTERED, LOOKUP_SLOTS)
+from actions.slots import (
+    CASE_SLOTS,
+    FORGET,
+    FORGET_CANCELLED,
+    FORGET_REFUSED,
+    FORGET_REGISTERED,
+    LOOKUP_SLOTS,
+)
 from buzon.cases import routing
 from buzon.cases.store import CaseDraft
 from buzon.validation import Invalid
@@ -28,11 +34,11 @@ CATEGORY_INTENTS = set(routing.categories())
 FAMILY_MARGIN = 0.2
 
 
-def reset(slots) -> List[Dict[Text, Any]]:
+def reset(slots) -> list[dict[str, Any]]:
     return [SlotSet(slot, None) for slot in slots]
 
 
-def forget(reason: str) -> List[Dict[Text, Any]]:
+def forget(reason: str) -> list[dict[str, Any]]:
     """Ask the tracker store to erase the personal content of the conversation so far."""
     return [SlotSet(FORGET, reason)]
 
@@ -43,10 +49,19 @@ async def discard_files(tracker: Tracker) -> None:
 
 
 # Which form question to ask again when the domain refuses a field at registration.
-SLOT_OF_REASON = {"cedula": "cedula", "phone": "phone", "email": "email",
-                  "province": "province", "canton": "province", "address": "address",
-                  "description": "description", "category": "category",
-                  "evidence": "evidence", "consent": "consent", "kind": "category"}
+SLOT_OF_REASON = {
+    "cedula": "cedula",
+    "phone": "phone",
+    "email": "email",
+    "province": "province",
+    "canton": "province",
+    "address": "address",
+    "description": "description",
+    "category": "category",
+    "evidence": "evidence",
+    "consent": "consent",
+    "kind": "category",
+}
 
 
 def slot_to_ask_again(reason: str) -> str:
@@ -57,7 +72,7 @@ def slot_to_ask_again(reason: str) -> str:
 class StartCase(Action):
     """Sets the kind from the menu choice (or the accepted classification)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_start_case"
 
     async def run(self, dispatcher, tracker, domain):
@@ -84,22 +99,28 @@ class StartCase(Action):
 class ClassifyReport(Action):
     """Says what a story told without the menu looks like, and asks to confirm."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_classify_report"
 
     def run(self, dispatcher, tracker, domain):
         message = tracker.latest_message
         category = latest_intent(tracker)
         told = [SlotSet("description_start", message.get("text"))]
-        ranking = [r for r in message.get("intent_ranking", []) if r.get("name") in CATEGORY_INTENTS]
+        ranking = [
+            r for r in message.get("intent_ranking", []) if r.get("name") in CATEGORY_INTENTS
+        ]
         if len(ranking) > 1:
             first, second = ranking[0], ranking[1]
-            if (routing.kind_of(first["name"]) != routing.kind_of(second["name"])
-                    and first["confidence"] - second["confidence"] < FAMILY_MARGIN):
+            if (
+                routing.kind_of(first["name"]) != routing.kind_of(second["name"])
+                and first["confidence"] - second["confidence"] < FAMILY_MARGIN
+            ):
                 # Asked by a follow-up action, so a "sí" now is no yes to a guess.
-                return told + reset(["case_kind", "category", "category_label"]) + [
-                    FollowupAction("utter_kind_or_family_unclear")
-                ]
+                return (
+                    told
+                    + reset(["case_kind", "category", "category_label"])
+                    + [FollowupAction("utter_kind_or_family_unclear")]
+                )
         kind = routing.kind_of(category)
         dispatcher.utter_message(
             response="utter_confirm_classification",
@@ -116,7 +137,7 @@ class ClassifyReport(Action):
 class HandleUnclear(Action):
     """Low NLU confidence: for what looks like a case, ask queja or denuncia."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_handle_unclear"
 
     def run(self, dispatcher, tracker, domain):
@@ -135,7 +156,7 @@ class HandleUnclear(Action):
 class RejectClassification(Action):
     """The guess was wrong: forget it, keep the story, offer both kinds."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_reject_classification"
 
     def run(self, dispatcher, tracker, domain):
@@ -166,7 +187,7 @@ def _draft(tracker: Tracker) -> CaseDraft:
 class FinishCase(Action):
     """Registers the confirmed case, or explains a refused consent."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_finish_case"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain):
@@ -214,7 +235,7 @@ class FinishCase(Action):
 class Cancel(Action):
     """Stops whatever is in progress and forgets what was given."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_cancel"
 
     async def run(self, dispatcher, tracker, domain):
@@ -234,7 +255,7 @@ class Cancel(Action):
 class DataOutsideForm(Action):
     """Data (or a file) sent when nothing asked for it: say so, show the menu."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_data_outside_form"
 
     def run(self, dispatcher, tracker, domain):
@@ -247,7 +268,7 @@ class DataOutsideForm(Action):
 class ExplainStep(Action):
     """Why the bot asks what it is asking right now."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_explain_step"
 
     def run(self, dispatcher, tracker, domain):

@@ -16,6 +16,7 @@ only listen to the Rasa server:
 These are attached through rasa_sdk's plugin hook ``attach_sanic_app_extensions``,
 which ``rasa run actions`` calls after loading the actions.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -42,30 +43,36 @@ class MissingToken(RuntimeError):
 def token_ok(header: str | None, token: str) -> bool:
     """Whether an ``Authorization`` header carries ``token`` (constant-time).
 
-    >>> token_ok("Bearer s3cret", "s3cret"), token_ok("Bearer nope", "s3cret"), token_ok(None, "s3cret")
-    (True, False, False)
+    >>> token_ok("Bearer s3cret", "s3cret"), token_ok("Bearer nope", "s3cret")
+    (True, False)
+    >>> token_ok(None, "s3cret")
+    False
     """
     if not header or not header.startswith("Bearer "):
         return False
-    return hmac.compare_digest(header[len("Bearer "):].strip().encode(), token.encode())
+    return hmac.compare_digest(header[len("Bearer ") :].strip().encode(), token.encode())
 
 
 class ActionServerGuard:
     @hookimpl
     def attach_sanic_app_extensions(self, app: Sanic) -> None:
-        logging.getLogger("rasa_sdk").setLevel(max(logging.INFO,
-                                                  logging.getLogger("rasa_sdk").level))
+        logging.getLogger("rasa_sdk").setLevel(
+            max(logging.INFO, logging.getLogger("rasa_sdk").level)
+        )
         wired = wiring.check()
         token = os.environ.get(TOKEN_VARIABLE, "")
         if not token and not wired.settings.embedded:
-            raise MissingToken(f"{TOKEN_VARIABLE} is required when BUZON_PROFILE is "
-                               f"{wired.settings.profile}")
+            raise MissingToken(
+                f"{TOKEN_VARIABLE} is required when BUZON_PROFILE is {wired.settings.profile}"
+            )
 
         if token:
+
             @app.on_request
             async def require_token(request):
                 if request.path not in OPEN_PATHS and not token_ok(
-                        request.headers.get("authorization"), token):
+                    request.headers.get("authorization"), token
+                ):
                     return response.json({"error": "unauthorized"}, status=401)
 
         @app.exception(Exception)

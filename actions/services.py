@@ -1,10 +1,12 @@
 """The domain services the actions use: this process's :mod:`buzon.wiring`."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from buzon import settings as settings_module, wiring
+from buzon import settings as settings_module
+from buzon import wiring
 from buzon.cases.store import CaseStore
 from buzon.cases.throttle import LookupThrottleStore
 from buzon.evidence import EvidenceStore

@@ -1,10 +1,9 @@
 """check_status: a case's status for the right number and tracking key only."""
+
 from __future__ import annotations
 
 import asyncio
-
 import math
-from typing import Text
 
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
@@ -16,13 +15,16 @@ from buzon.clock import ecuador_time_text
 
 
 class CheckStatus(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_check_status"
 
     async def run(self, dispatcher, tracker, domain):
         # The number and key the citizen typed are erased from the history afterwards.
-        cleared = [SlotSet("lookup_case_number", None), SlotSet("lookup_key", None),
-                   *forget(FORGET_LOOKUP)]
+        cleared = [
+            SlotSet("lookup_case_number", None),
+            SlotSet("lookup_key", None),
+            *forget(FORGET_LOOKUP),
+        ]
         sender = tracker.sender_id
         throttle = services.throttle()
         wait = await asyncio.to_thread(throttle.seconds_to_wait, sender)

@@ -4,6 +4,7 @@
 >>> ecuador_time_text(datetime(2026, 11, 23, 15, 30))
 '23/11/2026 10:30'
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone

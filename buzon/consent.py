@@ -5,12 +5,14 @@ True
 >>> "LOPDP" in current().text or "Protección de Datos" in current().text
 True
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
 
 from buzon import datafiles
+
 
 @dataclass(frozen=True)
 class ConsentText:

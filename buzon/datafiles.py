@@ -3,17 +3,20 @@
 >>> load("routing.yml")["areas"]["denuncias"]
 'Equipo especializado de gestión de denuncias'
 """
+
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 FOLDER = Path(__file__).resolve().parent / "data"
 
 
-@lru_cache(maxsize=None)
-def load(name: str) -> dict:
+@cache
+def load(name: str) -> dict[str, Any]:
     with (FOLDER / name).open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        data: dict[str, Any] = yaml.safe_load(handle)
+    return data

@@ -3,9 +3,11 @@
 SQLite under ``var/`` by default; PostgreSQL when ``DATABASE_URL`` says so.
 The schema is created and upgraded only by Alembic (``migrations/``).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -25,13 +27,11 @@ def make_engine(url: str) -> Engine:
     SQLite also gets a busy timeout and its parent folder.
     """
     if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            url, future=True, hide_parameters=True, connect_args={"timeout": 30}
-        )
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, future=True, hide_parameters=True, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -55,5 +55,5 @@ def alembic_config(url: str) -> Config:
 def migrate(url: str) -> None:
     """Bring the schema at ``url`` to the newest Alembic revision."""
     if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), "head")

@@ -23,6 +23,7 @@ Traceback (most recent call last):
     ...
 buzon.validation.Invalid: evidence_damaged
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,9 +34,22 @@ from datetime import datetime
 from pathlib import PurePosixPath
 
 import filetype
-from sqlalchemy import (Column, DateTime, ForeignKey, Integer, LargeBinary, String, Text, delete,
-                        func, select, update)
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from buzon.clock import utcnow
 from buzon.crypto import FieldCipher
@@ -97,7 +111,7 @@ def sniff(content: bytes) -> str:
     if kind is None:
         raise Invalid("evidence_type")
     tail = content[-1024:].rstrip(b"\x00\r\n\t ")
-    if ENDINGS[kind] not in tail[-len(ENDINGS[kind]) - 16:]:
+    if ENDINGS[kind] not in tail[-len(ENDINGS[kind]) - 16 :]:
         raise Invalid("evidence_damaged")
     return kind
 
@@ -121,8 +135,14 @@ def batch_key(cipher: FieldCipher, conversation_id: str, registration_id: str) -
     return cipher.keyed_hash("evidence-batch", f"{conversation_id}\x00{registration_id}")
 
 
-def attach_pending(session, cipher: FieldCipher, conversation_id: str, registration_id: str,
-                   case_id: int, case_kind: str) -> int:
+def attach_pending(
+    session: Session,
+    cipher: FieldCipher,
+    conversation_id: str,
+    registration_id: str,
+    case_id: int,
+    case_kind: str,
+) -> int:
     """Link this registration's files to the new case, in the caller's transaction.
 
     Checked again here, whatever the channels did: at most ``MAX_FILES`` files,
@@ -131,16 +151,20 @@ def attach_pending(session, cipher: FieldCipher, conversation_id: str, registrat
     """
     batch = batch_key(cipher, conversation_id, registration_id)
     rows = session.execute(
-        select(Evidence.id, Evidence.size)
-        .where(Evidence.batch_hash == batch, Evidence.case_id.is_(None))
+        select(Evidence.id, Evidence.size).where(
+            Evidence.batch_hash == batch, Evidence.case_id.is_(None)
+        )
     ).all()
     if len(rows) > MAX_FILES:
         raise Invalid("evidence_too_many", max_files=MAX_FILES)
     if any(size > limit_for(case_kind) for _, size in rows):
         raise Invalid("evidence_too_large", limit_mb=limit_for(case_kind) // MEGABYTE)
     if rows:
-        session.execute(update(Evidence).where(Evidence.id.in_([row.id for row in rows]))
-                        .values(case_id=case_id))
+        session.execute(
+            update(Evidence)
+            .where(Evidence.id.in_([row.id for row in rows]))
+            .values(case_id=case_id)
+        )
     session.execute(delete(EvidenceBatch).where(EvidenceBatch.batch_hash == batch))
     return len(rows)
 
@@ -163,16 +187,26 @@ class StoredEvidence:
 class EvidenceStore:
     """Evidence of one registration in progress, later of one case, in the case database."""
 
-    def __init__(self, engine, cipher: FieldCipher, now: Callable[[], datetime] = utcnow):
+    def __init__(
+        self, engine: Engine, cipher: FieldCipher, now: Callable[[], datetime] = utcnow
+    ) -> None:
         self.cipher = cipher
         self.now = now
         self._session = session_factory(engine)
 
     def content_hmac(self, content: bytes) -> str:
-        return hmac.new(self.cipher.hash_key("evidence-content"), content, hashlib.sha256).hexdigest()
+        return hmac.new(
+            self.cipher.hash_key("evidence-content"), content, hashlib.sha256
+        ).hexdigest()
 
-    def add(self, conversation_id: str, registration_id: str, case_kind: str, name: str | None,
-            content: bytes) -> StoredEvidence:
+    def add(
+        self,
+        conversation_id: str,
+        registration_id: str,
+        case_kind: str,
+        name: str | None,
+        content: bytes,
+    ) -> StoredEvidence:
         """Check and store one file for the registration; Invalid says why not.
 
         The count and the bytes are reserved with one conditional UPDATE in the
@@ -195,9 +229,14 @@ class EvidenceStore:
                         raise Invalid("evidence_too_many", max_files=MAX_FILES)
                     row = Evidence(
                         conversation_hash=conversation_key(self.cipher, conversation_id),
-                        batch_hash=batch, kind=kind, size=len(content),
-                        content_hmac=self.content_hmac(content), content_enc=sealed,
-                        name_enc=self.cipher.encrypt(name), created_at=self.now())
+                        batch_hash=batch,
+                        kind=kind,
+                        size=len(content),
+                        content_hmac=self.content_hmac(content),
+                        content_enc=sealed,
+                        name_enc=self.cipher.encrypt(name),
+                        created_at=self.now(),
+                    )
                     session.add(row)
                     session.flush()
                     return StoredEvidence(row.id, kind, len(content), row.content_hmac, name)
@@ -205,15 +244,19 @@ class EvidenceStore:
                 continue
         raise Invalid("evidence_too_many", max_files=MAX_FILES)
 
-    def _reserve(self, session, batch: str, size: int, quota: int) -> bool:
+    def _reserve(self, session: Session, batch: str, size: int, quota: int) -> bool:
         """Count one more file of ``size`` bytes for ``batch`` if it fits; True if it did."""
         bump = (
             update(EvidenceBatch)
-            .where(EvidenceBatch.batch_hash == batch,
-                   EvidenceBatch.file_count < MAX_FILES,
-                   EvidenceBatch.total_bytes + size <= quota)
-            .values(file_count=EvidenceBatch.file_count + 1,
-                    total_bytes=EvidenceBatch.total_bytes + size)
+            .where(
+                EvidenceBatch.batch_hash == batch,
+                EvidenceBatch.file_count < MAX_FILES,
+                EvidenceBatch.total_bytes + size <= quota,
+            )
+            .values(
+                file_count=EvidenceBatch.file_count + 1,
+                total_bytes=EvidenceBatch.total_bytes + size,
+            )
         )
         if session.execute(bump).rowcount == 1:
             return True
@@ -222,8 +265,9 @@ class EvidenceStore:
         ).first()
         if exists:
             return False
-        session.add(EvidenceBatch(batch_hash=batch, file_count=1, total_bytes=size,
-                                  created_at=self.now()))
+        session.add(
+            EvidenceBatch(batch_hash=batch, file_count=1, total_bytes=size, created_at=self.now())
+        )
         session.flush()  # IntegrityError here: another upload created it first; retry
         return True
 
@@ -232,27 +276,39 @@ class EvidenceStore:
         batch = batch_key(self.cipher, conversation_id, registration_id or "")
         with self._session() as session:
             rows = session.execute(
-                select(Evidence.id, Evidence.kind, Evidence.size, Evidence.content_hmac,
-                       Evidence.name_enc)
+                select(
+                    Evidence.id,
+                    Evidence.kind,
+                    Evidence.size,
+                    Evidence.content_hmac,
+                    Evidence.name_enc,
+                )
                 .where(Evidence.batch_hash == batch, Evidence.case_id.is_(None))
                 .order_by(Evidence.id)
             ).all()
-        return [StoredEvidence(r.id, r.kind, r.size, r.content_hmac, self.cipher.decrypt(r.name_enc))
-                for r in rows]
+        return [
+            StoredEvidence(r.id, r.kind, r.size, r.content_hmac, self.cipher.decrypt(r.name_enc))
+            for r in rows
+        ]
 
     def discard_pending(self, conversation_id: str) -> int:
         """Delete every file of the conversation not linked to a case; how many."""
         conversation = conversation_key(self.cipher, conversation_id)
         with self._session.begin() as session:
             batches = select(Evidence.batch_hash).where(
-                Evidence.conversation_hash == conversation, Evidence.case_id.is_(None))
-            session.execute(delete(EvidenceBatch).where(EvidenceBatch.batch_hash.in_(batches))
-                            .execution_options(synchronize_session=False))
-            gone = session.execute(
-                delete(Evidence).where(Evidence.conversation_hash == conversation,
-                                       Evidence.case_id.is_(None))
+                Evidence.conversation_hash == conversation, Evidence.case_id.is_(None)
             )
-        return gone.rowcount
+            session.execute(
+                delete(EvidenceBatch)
+                .where(EvidenceBatch.batch_hash.in_(batches))
+                .execution_options(synchronize_session=False)
+            )
+            gone = session.execute(
+                delete(Evidence).where(
+                    Evidence.conversation_hash == conversation, Evidence.case_id.is_(None)
+                )
+            )
+        return int(gone.rowcount)
 
     def purge_pending(self, older_than: datetime) -> int:
         """Delete files never linked to a case that arrived before ``older_than``."""
@@ -260,16 +316,16 @@ class EvidenceStore:
             gone = session.execute(
                 delete(Evidence).where(Evidence.case_id.is_(None), Evidence.created_at < older_than)
             )
-            session.execute(
-                delete(EvidenceBatch).where(EvidenceBatch.created_at < older_than)
-            )
-        return gone.rowcount
+            session.execute(delete(EvidenceBatch).where(EvidenceBatch.created_at < older_than))
+        return int(gone.rowcount)
 
     def pending_count(self) -> int:
         with self._session() as session:
-            return session.execute(
-                select(func.count()).select_from(Evidence).where(Evidence.case_id.is_(None))
-            ).scalar_one()
+            return int(
+                session.execute(
+                    select(func.count()).select_from(Evidence).where(Evidence.case_id.is_(None))
+                ).scalar_one()
+            )
 
     def read(self, evidence_id: int) -> bytes:
         """The decrypted content of a stored file, for the staff who handle the case."""

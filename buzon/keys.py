@@ -22,25 +22,34 @@ True
 >>> rotated(both, moved) is None  # already on the newest key: nothing to write
 True
 """
+
 from __future__ import annotations
 
 import argparse
 import collections
 from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from buzon.cases.models import Case
-from buzon.evidence import Evidence
-from buzon.outbox import OutboxMessage
 from buzon.crypto import FieldCipher
 from buzon.db import session_factory
+from buzon.evidence import Evidence
+from buzon.outbox import OutboxMessage
 
 # Every encrypted column of the case database.
 ENCRYPTED_TEXT: tuple[InstrumentedAttribute, ...] = (
-    Case.cedula_enc, Case.phone_enc, Case.email_enc, Case.address_enc, Case.description_enc,
-    OutboxMessage.recipient_enc, OutboxMessage.body_enc, Evidence.name_enc,
+    Case.cedula_enc,
+    Case.phone_enc,
+    Case.email_enc,
+    Case.address_enc,
+    Case.description_enc,
+    OutboxMessage.recipient_enc,
+    OutboxMessage.body_enc,
+    Evidence.name_enc,
 )
 ENCRYPTED_BYTES: tuple[InstrumentedAttribute, ...] = (Evidence.content_enc,)
 BATCH = 200
@@ -56,13 +65,15 @@ def rotated(cipher: FieldCipher, token: str | bytes) -> str | bytes | None:
     return cipher.rotate(token)
 
 
-def _values(session, column: InstrumentedAttribute) -> Iterator[tuple[int, object]]:
+def _values(session: Session, column: InstrumentedAttribute) -> Iterator[tuple[int, Any]]:
     table = column.class_
     last = 0
     while True:
         rows = session.execute(
-            select(table.id, column).where(table.id > last, column.isnot(None))
-            .order_by(table.id).limit(BATCH)
+            select(table.id, column)
+            .where(table.id > last, column.isnot(None))
+            .order_by(table.id)
+            .limit(BATCH)
         ).all()
         if not rows:
             return
@@ -70,7 +81,7 @@ def _values(session, column: InstrumentedAttribute) -> Iterator[tuple[int, objec
         last = rows[-1][0]
 
 
-def reencrypt(engine, cipher: FieldCipher) -> int:
+def reencrypt(engine: Engine, cipher: FieldCipher) -> int:
     """Move every encrypted value of the case database to the newest key; how many moved."""
     moved = 0
     factory = session_factory(engine)
@@ -80,18 +91,19 @@ def reencrypt(engine, cipher: FieldCipher) -> int:
             pending = [(row_id, value) for row_id, value in _values(reader, column)]
         for start in range(0, len(pending), BATCH):
             with factory.begin() as session:
-                for row_id, value in pending[start:start + BATCH]:
+                for row_id, value in pending[start : start + BATCH]:
                     new = rotated(cipher, bytes(value) if isinstance(value, memoryview) else value)
                     if new is not None:
-                        session.execute(update(table).where(table.id == row_id)
-                                        .values({column.key: new}))
+                        session.execute(
+                            update(table).where(table.id == row_id).values({column.key: new})
+                        )
                         moved += 1
     return moved
 
 
-def status(engine, cipher: FieldCipher) -> collections.Counter:
+def status(engine: Engine, cipher: FieldCipher) -> collections.Counter[str | None]:
     """How many stored values each key id encrypts (``None``: no configured key can read it)."""
-    counts: collections.Counter = collections.Counter()
+    counts: collections.Counter[str | None] = collections.Counter()
     with session_factory(engine)() as session:
         for column in ENCRYPTED_TEXT + ENCRYPTED_BYTES:
             for _, value in _values(session, column):
@@ -100,7 +112,7 @@ def status(engine, cipher: FieldCipher) -> collections.Counter:
     return counts
 
 
-def main(argv=None) -> None:
+def main(argv: list[str] | None = None) -> None:
     from buzon import wiring
 
     parser = argparse.ArgumentParser(description="Encryption keys of the case database.")
@@ -108,13 +120,20 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     wired = wiring.check()
     cipher = wired.cipher
-    print("keys (newest first): " + ", ".join(cipher.key_ids)
-          + f"; lookup hashes use {cipher.key_ids[-1]}")
+    print(
+        "keys (newest first): "
+        + ", ".join(cipher.key_ids)
+        + f"; lookup hashes use {cipher.key_ids[-1]}"
+    )
     if args.command == "reencrypt":
-        print(f"case database: {reencrypt(wired.engine, cipher)} value(s) re-encrypted "
-              f"with key {cipher.key_ids[0]}")
+        print(
+            f"case database: {reencrypt(wired.engine, cipher)} value(s) re-encrypted "
+            f"with key {cipher.key_ids[0]}"
+        )
     for kid, count in sorted(status(wired.engine, cipher).items(), key=lambda kv: str(kv[0])):
-        print(f"case database: key {kid or 'UNKNOWN (no configured key reads it)'}: {count} value(s)")
+        print(
+            f"case database: key {kid or 'UNKNOWN (no configured key reads it)'}: {count} value(s)"
+        )
 
 
 if __name__ == "__main__":

@@ -3,12 +3,15 @@
 >>> status_label("in_review"), evidence_label(0), evidence_label(1), evidence_label(3)
 ('En análisis', 'ninguna', '1 archivo', '3 archivos')
 """
+
 from __future__ import annotations
+
+from typing import Any
 
 from buzon import datafiles
 
 
-def _messages() -> dict:
+def _messages() -> dict[str, Any]:
     return datafiles.load("messages.yml")
 
 

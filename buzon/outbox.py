@@ -21,6 +21,7 @@ shows them.
 
 ``python -m buzon.outbox_worker`` keeps delivering (``--once`` for one pass).
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,11 +36,25 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Text, and_, or_, select, update
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    and_,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
-from buzon import crypto, settings as settings_module
+from buzon import crypto
+from buzon import settings as settings_module
 from buzon.clock import utcnow
 from buzon.db import Base, session_factory
 
@@ -74,8 +89,15 @@ class OutboxMessage(Base):
     sent_at = Column(DateTime())
 
 
-def enqueue(session, cipher: crypto.FieldCipher, case_id: int, recipient: str, subject: str,
-            body: str, now: datetime) -> OutboxMessage:
+def enqueue(
+    session: Session,
+    cipher: crypto.FieldCipher,
+    case_id: int,
+    recipient: str,
+    subject: str,
+    body: str,
+    now: datetime,
+) -> OutboxMessage:
     """Queue an e-mail about case ``case_id`` inside the caller's transaction."""
     message = OutboxMessage(
         case_id=case_id,
@@ -121,8 +143,9 @@ class SmtpTransport:
         if self.user and self.security == "none":
             raise InsecureLogin("SMTP_USER is set but SMTP_SECURITY is none")
         if self.security == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
-                                                  context=self.tls_context())
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=self.tls_context()
+            )
         else:
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         with smtp:
@@ -151,14 +174,19 @@ class DirectoryTransport:
 def read_mailbox(folder: Path, cipher: crypto.FieldCipher) -> list[EmailMessage]:
     """The messages a :class:`DirectoryTransport` wrote, oldest first."""
     files = sorted(folder.glob(f"*{MAIL_SUFFIX}"), key=lambda p: p.stat().st_mtime)
-    return [message_from_bytes(cipher.decrypt_bytes(p.read_bytes()), policy=policy.default)
-            for p in files]
+    return [
+        message_from_bytes(cipher.decrypt_bytes(p.read_bytes()), policy=policy.default)
+        for p in files
+    ]
 
 
 def purge_mailbox(folder: Path, older_than: datetime) -> int:
     """Delete the embedded mailbox's files written before ``older_than`` (UTC)."""
-    cutoff = older_than.timestamp() if older_than.tzinfo else (
-        older_than - datetime(1970, 1, 1)).total_seconds()
+    cutoff = (
+        older_than.timestamp()
+        if older_than.tzinfo
+        else (older_than - datetime(1970, 1, 1)).total_seconds()
+    )
     gone = 0
     for path in folder.glob(f"*{MAIL_SUFFIX}"):
         if path.stat().st_mtime < cutoff:
@@ -169,9 +197,15 @@ def purge_mailbox(folder: Path, older_than: datetime) -> int:
 
 def transport_for(settings: settings_module.Settings, cipher: crypto.FieldCipher) -> Transport:
     if settings.smtp_host:
-        return SmtpTransport(settings.smtp_host, settings.smtp_port, settings.smtp_user,
-                             settings.smtp_password, settings.smtp_security,
-                             settings.smtp_timeout, settings.smtp_ca_file)
+        return SmtpTransport(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_user,
+            settings.smtp_password,
+            settings.smtp_security,
+            settings.smtp_timeout,
+            settings.smtp_ca_file,
+        )
     return DirectoryTransport(settings.mail_dir, cipher)
 
 
@@ -199,9 +233,16 @@ class DeadLetter:
 
 
 class Outbox:
-    def __init__(self, engine, cipher, transport: Transport, sender: str,
-                 now: Callable[[], datetime] = utcnow, max_attempts: int = 12,
-                 lease: timedelta = LEASE):
+    def __init__(
+        self,
+        engine: Engine,
+        cipher: crypto.FieldCipher,
+        transport: Transport,
+        sender: str,
+        now: Callable[[], datetime] = utcnow,
+        max_attempts: int = 12,
+        lease: timedelta = LEASE,
+    ) -> None:
         self.cipher = cipher
         self.transport = transport
         self.sender = sender
@@ -210,7 +251,7 @@ class Outbox:
         self.lease = lease
         self._session = session_factory(engine)
 
-    def _claimable(self, now: datetime):
+    def _claimable(self, now: datetime) -> Any:
         return or_(
             and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
             and_(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now),
@@ -240,10 +281,16 @@ class Outbox:
         report = DeliveryReport()
         now = self.now()
         with self._session() as session:
-            due = session.execute(
-                select(OutboxMessage.id).where(self._claimable(now))
-                .order_by(OutboxMessage.id).limit(limit)
-            ).scalars().all()
+            due = (
+                session.execute(
+                    select(OutboxMessage.id)
+                    .where(self._claimable(now))
+                    .order_by(OutboxMessage.id)
+                    .limit(limit)
+                )
+                .scalars()
+                .all()
+            )
         for message_id in due:
             token = self._claim(message_id, now)
             if token is None:
@@ -259,7 +306,9 @@ class Outbox:
             email["From"] = self.sender
             email["To"] = self.cipher.decrypt(row.recipient_enc)
             email["Subject"] = row.subject
-            email["Message-ID"] = make_msgid(idstring=f"caso{row.case_id}m{row.id}", domain="iess.gob.ec")
+            email["Message-ID"] = make_msgid(
+                idstring=f"caso{row.case_id}m{row.id}", domain="iess.gob.ec"
+            )
             email.set_content(self.cipher.decrypt(row.body_enc))
         return email
 
@@ -270,7 +319,7 @@ class Outbox:
         def send() -> None:
             try:
                 self.transport.send(self._compose(message_id))
-            except BaseException as error:  # noqa: BLE001 - handed to the caller
+            except BaseException as error:
                 failure.append(error)
 
         worker = threading.Thread(target=send, name=f"outbox-{message_id}", daemon=True)
@@ -293,9 +342,16 @@ class Outbox:
             session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == message_id, OutboxMessage.claim_token == token)
-                .values(status=SENT, attempts=OutboxMessage.attempts + 1, sent_at=self.now(),
-                        last_error=None, claim_token=None, lease_until=None,
-                        recipient_enc=None, body_enc=None)
+                .values(
+                    status=SENT,
+                    attempts=OutboxMessage.attempts + 1,
+                    sent_at=self.now(),
+                    last_error=None,
+                    claim_token=None,
+                    lease_until=None,
+                    recipient_enc=None,
+                    body_enc=None,
+                )
             )
         logger.info("e-mail %s sent", message_id)
         return "sent"
@@ -316,9 +372,13 @@ class Outbox:
                 row.next_attempt_at = self.now() + retry_delay(row.attempts)
             attempts, dead = row.attempts, row.status == DEAD
         if dead:
-            logger.error("e-mail %s is a dead letter after %d attempts (%s): "
-                         "see `python -m buzon.outbox_worker --dead-letters`",
-                         message_id, attempts, error_name)
+            logger.error(
+                "e-mail %s is a dead letter after %d attempts (%s): "
+                "see `python -m buzon.outbox_worker --dead-letters`",
+                message_id,
+                attempts,
+                error_name,
+            )
             return "dead"
         logger.warning("e-mail %s not sent (%s); retry later", message_id, error_name)
         return "failed"
@@ -326,9 +386,16 @@ class Outbox:
     def dead_letters(self) -> list[DeadLetter]:
         with self._session() as session:
             rows = session.execute(
-                select(OutboxMessage.id, OutboxMessage.case_id, OutboxMessage.subject,
-                       OutboxMessage.attempts, OutboxMessage.last_error, OutboxMessage.created_at)
-                .where(OutboxMessage.status == DEAD).order_by(OutboxMessage.id)
+                select(
+                    OutboxMessage.id,
+                    OutboxMessage.case_id,
+                    OutboxMessage.subject,
+                    OutboxMessage.attempts,
+                    OutboxMessage.last_error,
+                    OutboxMessage.created_at,
+                )
+                .where(OutboxMessage.status == DEAD)
+                .order_by(OutboxMessage.id)
             ).all()
         return [DeadLetter(*row) for row in rows]
 
@@ -336,7 +403,8 @@ class Outbox:
         """Queue every dead letter again, from its first attempt."""
         with self._session.begin() as session:
             done = session.execute(
-                update(OutboxMessage).where(OutboxMessage.status == DEAD)
+                update(OutboxMessage)
+                .where(OutboxMessage.status == DEAD)
                 .values(status=PENDING, attempts=0, next_attempt_at=self.now())
             )
-        return done.rowcount
+        return int(done.rowcount)

@@ -4,6 +4,7 @@ Options: ``--once`` (one pass), ``--dead-letters`` (what could not be delivered)
 ``--retry-dead`` (queue them again), ``--read-mail`` (the embedded mailbox,
 decrypted).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,16 +16,17 @@ from buzon.outbox import read_mailbox
 logger = logging.getLogger("buzon.outbox")
 
 
-def main(argv=None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Send queued e-mails.")
     parser.add_argument("--once", action="store_true", help="one pass, then exit")
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between passes")
-    parser.add_argument("--dead-letters", action="store_true",
-                        help="list the e-mails that could not be delivered")
-    parser.add_argument("--retry-dead", action="store_true",
-                        help="queue the dead letters again")
-    parser.add_argument("--read-mail", action="store_true",
-                        help="print the embedded mailbox (var/mail), decrypted")
+    parser.add_argument(
+        "--dead-letters", action="store_true", help="list the e-mails that could not be delivered"
+    )
+    parser.add_argument("--retry-dead", action="store_true", help="queue the dead letters again")
+    parser.add_argument(
+        "--read-mail", action="store_true", help="print the embedded mailbox (var/mail), decrypted"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s outbox %(levelname)s %(message)s")
     wiring.umask_private()
@@ -32,8 +34,10 @@ def main(argv=None) -> None:
     box = wired.outbox
     if args.dead_letters:
         for letter in box.dead_letters():
-            print(f"{letter.id}\tcase {letter.case_id}\t{letter.attempts} attempts\t"
-                  f"{letter.last_error}\t{letter.created_at:%Y-%m-%d %H:%M} UTC\t{letter.subject}")
+            print(
+                f"{letter.id}\tcase {letter.case_id}\t{letter.attempts} attempts\t"
+                f"{letter.last_error}\t{letter.created_at:%Y-%m-%d %H:%M} UTC\t{letter.subject}"
+            )
         return
     if args.retry_dead:
         print(f"{box.retry_dead()} e-mail(s) queued again")

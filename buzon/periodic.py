@@ -3,6 +3,7 @@
 A pass that fails (a database restarting, say) is logged by the kind of error only
 and tried again at the next interval; ``once`` runs one pass and returns.
 """
+
 from __future__ import annotations
 
 import logging
@@ -10,8 +11,14 @@ import time
 from collections.abc import Callable
 
 
-def repeat(one_pass: Callable[[], None], interval: float, once: bool, name: str,
-           logger: logging.Logger, sleep: Callable[[float], None] = time.sleep) -> None:
+def repeat(
+    one_pass: Callable[[], None],
+    interval: float,
+    once: bool,
+    name: str,
+    logger: logging.Logger,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
     """Call ``one_pass`` every ``interval`` seconds (or once).
 
     >>> calls = []
@@ -25,7 +32,7 @@ def repeat(one_pass: Callable[[], None], interval: float, once: bool, name: str,
     while True:
         try:
             one_pass()
-        except Exception as error:  # noqa: BLE001 - the next pass tries again
+        except Exception as error:
             logger.error("%s pass failed: %s", name, type(error).__name__)
         if once:
             return

@@ -14,11 +14,14 @@ plain word lists, which know no guessing.
 (False, True)
 >>> says_no("No, gracias"), says_no("nada que ver"), says_no("¿qué?")
 (True, True, False)
->>> says_cancel("cancelar"), says_cancel("ya no quiero seguir"), says_cancel("Confirmar y registrar")
-(True, True, False)
+>>> says_cancel("cancelar"), says_cancel("ya no quiero seguir")
+(True, True)
+>>> says_cancel("Confirmar y registrar")
+False
 >>> words("¡¡Nooo, GRACIAS!!"), words("Regístrelo    YA")
 (['no', 'gracias'], ['registrelo', 'ya'])
 """
+
 from __future__ import annotations
 
 import re
@@ -35,8 +38,11 @@ _REPEATS = re.compile(r"([a-z])\1{2,}")  # "siii" -> "si", "nooo" -> "no"; "ll",
 
 def _visible(text: str) -> str:
     """The text without control and invisible format characters (zero-width, RTL marks)."""
-    return "".join(ch for ch in unicodedata.normalize("NFC", text or "")
-                   if unicodedata.category(ch) not in ("Cc", "Cf"))
+    return "".join(
+        ch
+        for ch in unicodedata.normalize("NFC", text or "")
+        if unicodedata.category(ch) not in ("Cc", "Cf")
+    )
 
 
 def words(text: str) -> list[str]:
@@ -71,8 +77,9 @@ def is_plain_yes(text: str) -> bool:
     """Every word is a yes word or a filler, and at least one is a yes word."""
     found = words(text)
     lists = _lists()
-    return (any(word in lists["yes_words"] for word in found)
-            and all(word in lists["yes_words"] or word in lists["filler_words"] for word in found))
+    return any(word in lists["yes_words"] for word in found) and all(
+        word in lists["yes_words"] or word in lists["filler_words"] for word in found
+    )
 
 
 def says_no(text: str) -> bool:

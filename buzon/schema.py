@@ -3,10 +3,13 @@
 Each table lives with the module that owns it; importing them here fills
 :data:`metadata`, the one schema that ``migrations/`` builds.
 """
+
 from __future__ import annotations
 
-from buzon.cases import models as _cases, throttle as _throttle
-from buzon import evidence as _evidence, outbox as _outbox
+from buzon import evidence as _evidence
+from buzon import outbox as _outbox
+from buzon.cases import models as _cases
+from buzon.cases import throttle as _throttle
 from buzon.db import Base
 
 metadata = Base.metadata

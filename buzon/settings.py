@@ -13,6 +13,7 @@ Traceback (most recent call last):
     ...
 ValueError: SMTP_SECURITY must be one of starttls, ssl, none
 """
+
 from __future__ import annotations
 
 import os
@@ -103,5 +104,6 @@ def load(environ: Mapping[str, str] = os.environ) -> Settings:
         mail_max_attempts=int(environ.get("OUTBOX_MAX_ATTEMPTS") or 12),
         default_channel=environ.get("BUZON_DEFAULT_CHANNEL") or "rest",
         conversation_retention=timedelta(
-            minutes=int(environ.get("CONVERSATION_RETENTION_MINUTES") or 60)),
+            minutes=int(environ.get("CONVERSATION_RETENTION_MINUTES") or 60)
+        ),
     )

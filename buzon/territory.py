@@ -23,6 +23,7 @@ Traceback (most recent call last):
     ...
 buzon.validation.Invalid: canton_not_in_province
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,7 +31,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple, Union
+from typing import Any, NamedTuple
 
 from rapidfuzz import fuzz, process
 from unidecode import unidecode
@@ -58,8 +59,13 @@ FUZZY_MIN_LETTERS = 5
 MAX_LENGTH = 120
 
 _ABBREVIATIONS = {
-    "sto": "santo", "sta": "santa", "sn": "san", "gral": "general",
-    "crnl": "coronel", "cnel": "coronel", "pto": "puerto",
+    "sto": "santo",
+    "sta": "santa",
+    "sn": "san",
+    "gral": "general",
+    "crnl": "coronel",
+    "cnel": "coronel",
+    "pto": "puerto",
 }
 # Words that may precede a name in an answer: "en la provincia del Guayas".
 _FILLER = re.compile(
@@ -68,10 +74,18 @@ _FILLER = re.compile(
 # Separators between the names of an answer: "Guayaquil, Guayas".
 _PARTS = re.compile(r"[,;:/()\n]")
 # Letters that sound alike in Ecuadorian Spanish, for typo tolerance.
-_SOUNDS = [(re.compile(pattern), letter) for pattern, letter in [
-    (r"qu(?=[ei])", "k"), (r"c(?=[ei])", "s"), (r"c(?!h)", "k"), (r"z", "s"),
-    (r"v", "b"), (r"ll|y", "i"), (r"(?<![cs])h", ""),
-]]
+_SOUNDS = [
+    (re.compile(pattern), letter)
+    for pattern, letter in [
+        (r"qu(?=[ei])", "k"),
+        (r"c(?=[ei])", "s"),
+        (r"c(?!h)", "k"),
+        (r"z", "s"),
+        (r"v", "b"),
+        (r"ll|y", "i"),
+        (r"(?<![cs])h", ""),
+    ]
+]
 
 
 @dataclass(frozen=True)
@@ -91,14 +105,14 @@ class Canton:
     province: Province
 
 
-Place = Union[Province, Canton]
+Place = Province | Canton
 
 
 class _Dpa(NamedTuple):
     provinces: tuple[Province, ...]
     cantons: tuple[Canton, ...]
     aliases: dict[str, list[str]]  # INEC code -> other names
-    index: dict[str, tuple[Place, ...]]  # normalised name -> places
+    by_name: dict[str, tuple[Place, ...]]  # normalised name -> places
     sounds: dict[str, tuple[Place, ...]]  # _sound(name) -> places
 
 
@@ -125,7 +139,8 @@ def _dpa() -> _Dpa:
     cantons = []
     for row in rows(SOURCE):
         province = by_code.setdefault(
-            row["province_code"], Province(row["province_code"], row["province_name"]))
+            row["province_code"], Province(row["province_code"], row["province_name"])
+        )
         cantons.append(Canton(row["canton_code"], row["canton_name"], province))
     aliases: dict[str, list[str]] = {}
     for row in rows(ALIASES):
@@ -133,14 +148,19 @@ def _dpa() -> _Dpa:
 
     index: dict[str, list[Place]] = {}
     sounds: dict[str, list[Place]] = {}
-    for place in [*by_code.values(), *cantons]:
+    places: list[Place] = [*by_code.values(), *cantons]
+    for place in places:
         for name in [place.name, *aliases.get(place.code, [])]:
             for table, key in ((index, normalize(name)), (sounds, _sound(normalize(name)))):
                 if place not in table.setdefault(key, []):
                     table[key].append(place)
-    return _Dpa(tuple(by_code.values()), tuple(cantons), aliases,
-                {key: tuple(places) for key, places in index.items()},
-                {key: tuple(places) for key, places in sounds.items()})
+    return _Dpa(
+        tuple(by_code.values()),
+        tuple(cantons),
+        aliases,
+        {key: tuple(places) for key, places in index.items()},
+        {key: tuple(places) for key, places in sounds.items()},
+    )
 
 
 def provinces() -> list[Province]:
@@ -172,7 +192,7 @@ def lookup_names() -> dict[str, list[str]]:
     """
     dpa = _dpa()
 
-    def names(places) -> list[str]:
+    def names(places: tuple[Place, ...]) -> list[str]:
         found = [name for p in places for name in [p.name, *dpa.aliases.get(p.code, [])]]
         return list(dict.fromkeys(found))
 
@@ -195,7 +215,8 @@ def find_province(text: str) -> Province:
     found = _named(text, Province) or _fuzzy(text, Province)
     if not found:
         raise Invalid("province_unknown")
-    return found[0]
+    province: Province = found[0]
+    return province
 
 
 def find_canton(text: str, province: Province | str | None = None) -> Canton:
@@ -220,9 +241,11 @@ def find_canton(text: str, province: Province | str | None = None) -> Canton:
     if isinstance(province, str):
         province = find_province(province)
     _check(text, "canton_unknown")
-    found = (_named(text, Canton)
-             or (province is not None and _fuzzy(text, Canton, province))
-             or _fuzzy(text, Canton))
+    found = (
+        _named(text, Canton)
+        or (province is not None and _fuzzy(text, Canton, province))
+        or _fuzzy(text, Canton)
+    )
     if not found:
         raise Invalid("canton_unknown")
     return _one_canton(found, province)
@@ -252,7 +275,12 @@ def find_place(text: str) -> tuple[Province, Canton | None]:
     named = {p for hit in hits for p in hit if isinstance(p, Province)}
     # A name that is also a province's counts as a canton only next to another
     # name: "Loja" is the province, "Loja, Loja" the canton in it.
-    plain = {p for hit in hits for p in hit if not any(isinstance(q, Province) for q in hit)}
+    plain = {
+        p
+        for hit in hits
+        for p in hit
+        if isinstance(p, Canton) and not any(isinstance(q, Province) for q in hit)
+    }
     shared = {p for hit in hits for p in hit if isinstance(p, Canton) and len(hits) > 1} - plain
     for group in (plain, shared):
         inside = [c for c in group if c.province in named]
@@ -271,13 +299,17 @@ def _check(text: str, reason: str) -> None:
         raise Invalid(reason)
 
 
-def _one_canton(found, province: Province | None) -> Canton:
+def _one_canton(found: list[Canton], province: Province | None) -> Canton:
     if province is not None:
         inside = [c for c in found if c.province == province]
         if inside:
             return inside[0]
-        raise Invalid("canton_not_in_province", canton_name=found[0].name,
-                      canton_province=found[0].province.name, province_name=province.name)
+        raise Invalid(
+            "canton_not_in_province",
+            canton_name=found[0].name,
+            canton_province=found[0].province.name,
+            province_name=province.name,
+        )
     if len(found) > 1:
         raise Invalid("canton_ambiguous", options=[c.province.name for c in found])
     return found[0]
@@ -285,14 +317,15 @@ def _one_canton(found, province: Province | None) -> Canton:
 
 def _mentions(text: str, fuzzy: bool) -> list[tuple[Place, ...]]:
     """Names in ``text`` word for word, longest first; else typos of a part."""
-    index = _dpa().index
-    longest = max(len(name.split()) for name in index)
-    hits = []
+    by_name = _dpa().by_name
+    longest = max(len(name.split()) for name in by_name)
+    hits: list[tuple[Place, ...]] = []
     for part in _PARTS.split(text):
-        words, start, found = normalize(part).split(), 0, []
+        words, start = normalize(part).split(), 0
+        found: list[tuple[Place, ...]] = []
         while start < len(words):
             for size in range(min(longest, len(words) - start), 0, -1):
-                places = index.get(" ".join(words[start:start + size]))
+                places = by_name.get(" ".join(words[start : start + size]))
                 if places:
                     found.append(places)
                     start += size
@@ -300,30 +333,40 @@ def _mentions(text: str, fuzzy: bool) -> list[tuple[Place, ...]]:
             else:
                 start += 1
         if not found and fuzzy:
-            found = [places] if (places := _fuzzy(part, (Province, Canton))) else []
+            found = [tuple(close)] if (close := _fuzzy(part, (Province, Canton))) else []
         hits += found
     return hits
 
 
-def _named(text: str, kind) -> list:
+def _named(text: str, kind: type | tuple[type, ...]) -> list[Any]:
     """The places of ``kind`` named word for word, if only one name is."""
     hits = {tuple(p for p in hit if isinstance(p, kind)) for hit in _mentions(text, fuzzy=False)}
     hits.discard(())
     return list(hits.pop()) if len(hits) == 1 else []
 
 
-def _fuzzy(text: str, kind, province: Province | None = None) -> list:
+def _fuzzy(text: str, kind: type | tuple[type, ...], province: Province | None = None) -> list[Any]:
     """The places of ``kind`` (in ``province``) closest to ``text`` in spelling or sound."""
     dpa, key = _dpa(), _FILLER.sub("", normalize(text))
     if len(key.replace(" ", "")) < FUZZY_MIN_LETTERS:
         return []
-    found = []
-    for table, typed in ((dpa.index, key), (dpa.sounds, _sound(key))):
-        choices = {name: fitting for name, places in table.items() if (fitting := [
-            p for p in places if isinstance(p, kind)
-            and (province is None or getattr(p, "province", None) == province)])}
-        best = process.extractOne(typed, list(choices), scorer=fuzz.ratio,
-                                  score_cutoff=FUZZY_CUTOFF)
+    found: list[tuple[float, list[Any]]] = []
+    for table, typed in ((dpa.by_name, key), (dpa.sounds, _sound(key))):
+        choices = {
+            name: fitting
+            for name, places in table.items()
+            if (
+                fitting := [
+                    p
+                    for p in places
+                    if isinstance(p, kind)
+                    and (province is None or getattr(p, "province", None) == province)
+                ]
+            )
+        }
+        best = process.extractOne(
+            typed, list(choices), scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF
+        )
         if best:
             found.append((best[1], choices[best[0]]))
     return max(found, key=lambda score_places: score_places[0])[1] if found else []

@@ -11,6 +11,7 @@ and checked, and the engine built, once per process::
 key, and outside the embedded profile a missing one, before anything is served.
 Tests build their own :class:`Wiring` from settings, or call :func:`reset`.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,7 +21,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from buzon import crypto, db, settings as settings_module
+from buzon import crypto, db
+from buzon import settings as settings_module
 from buzon.cases.store import CaseStore
 from buzon.cases.throttle import LookupThrottleStore
 from buzon.evidence import EvidenceStore
@@ -46,7 +48,8 @@ def cipher_for(current: settings_module.Settings) -> crypto.FieldCipher:
     if not current.encryption_key and not current.embedded:
         raise MissingKey(
             f"CASE_ENCRYPTION_KEY is not set and BUZON_PROFILE is {current.profile}: "
-            "refusing to start without the key (see README, Security and privacy)")
+            "refusing to start without the key (see README, Security and privacy)"
+        )
     if not current.encryption_key:
         private_folder(current.var_dir)
     return crypto.FieldCipher(crypto.master_key(current.encryption_key, current.dev_key_file))
@@ -80,8 +83,13 @@ class Wiring:
 
     @cached_property
     def outbox(self) -> Outbox:
-        return Outbox(self.engine, self.cipher, transport_for(self.settings, self.cipher),
-                      self.settings.smtp_from, max_attempts=self.settings.mail_max_attempts)
+        return Outbox(
+            self.engine,
+            self.cipher,
+            transport_for(self.settings, self.cipher),
+            self.settings.smtp_from,
+            max_attempts=self.settings.mail_max_attempts,
+        )
 
     def close(self) -> None:
         if "engine" in self.__dict__:

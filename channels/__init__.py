@@ -4,6 +4,7 @@ Importing this package (Rasa does, to load the channels named in
 ``credentials.yml``) installs the server-wide protections of
 :mod:`channels.server_hardening`.
 """
+
 from channels import server_hardening
 
 server_hardening.install()

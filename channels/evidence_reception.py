@@ -18,13 +18,14 @@ The form's ``validate_evidence`` turns these into ``utter_evidence_received`` or
 >>> refused("evidence_not_now")
 '/inform{"evidence_error": "evidence_not_now"}'
 """
+
 from __future__ import annotations
 
 import asyncio
 import json
 import re
 from pathlib import PurePosixPath
-from typing import Any, Optional
+from typing import Any
 
 from buzon import evidence, wiring
 from buzon.validation import Invalid
@@ -39,12 +40,13 @@ MAX_NAME = 120
 # reach the injected message nor the stored name.
 _UNSAFE = re.compile(r"[\"'{}\\\x00-\x1f\x7f]")
 
+
 def evidence_store() -> evidence.EvidenceStore:
     """The process's evidence store (:mod:`buzon.wiring`)."""
     return wiring.current().evidence
 
 
-def safe_name(name: Optional[str]) -> str:
+def safe_name(name: str | None) -> str:
     """The file's own name without folders, quotes, braces or line breaks ('' if none)."""
     cleaned = _UNSAFE.sub("", PurePosixPath((name or "").replace("\\", "/")).name)
     return cleaned.strip()[:MAX_NAME]
@@ -70,7 +72,7 @@ def _asks_for_evidence(tracker: Any) -> bool:
     )
 
 
-async def size_limit(agent_or_tracker_store: Any, sender_id: str) -> Optional[int]:
+async def size_limit(agent_or_tracker_store: Any, sender_id: str) -> int | None:
     """How many bytes a file may have now; None when no evidence is expected.
 
     Lets a channel refuse before downloading anything.
@@ -81,8 +83,9 @@ async def size_limit(agent_or_tracker_store: Any, sender_id: str) -> Optional[in
     return evidence.limit_for(tracker.get_slot("case_kind"))
 
 
-async def receive_file(agent_or_tracker_store: Any, sender_id: str, name: Optional[str],
-                       content: bytes) -> str:
+async def receive_file(
+    agent_or_tracker_store: Any, sender_id: str, name: str | None, content: bytes
+) -> str:
     """Store one file for the conversation; the Rasa message text to inject.
 
     ``agent_or_tracker_store`` is the Rasa agent (``request.app.ctx.agent``) or
@@ -96,7 +99,8 @@ async def receive_file(agent_or_tracker_store: Any, sender_id: str, name: Option
     registration = tracker.get_slot("registration_id")
     try:
         stored = await asyncio.to_thread(
-            evidence_store().add, sender_id, registration, case_kind, safe_name(name), content)
+            evidence_store().add, sender_id, registration, case_kind, safe_name(name), content
+        )
     except Invalid as error:
         return refused(error.reason)
     return received(stored.name)

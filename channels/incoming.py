@@ -16,10 +16,12 @@
 
 >>> title_key("  ¡Sí, TENGO! ") == title_key("si tengo")
 True
->>> offered_buttons([{"event": "bot", "data": {"buttons": [{"title": "Listo", "payload": "/affirm"}]}},
+>>> listo = {"title": "Listo", "payload": "/affirm"}
+>>> offered_buttons([{"event": "bot", "data": {"buttons": [listo]}},
 ...                  {"event": "action", "name": "action_listen"}])
 [{'title': 'Listo', 'payload': '/affirm'}]
 """
+
 from __future__ import annotations
 
 import logging
@@ -68,10 +70,12 @@ def known_titles(domain: Any) -> frozenset[str]:
     """Every button title the bot can offer: the domain's and the category labels."""
     cached = _titles_of_domain.get(id(domain))
     if cached is None:
-        titles = [button.get("title", "")
-                  for variations in (getattr(domain, "responses", None) or {}).values()
-                  for variation in variations
-                  for button in (variation.get("buttons") or [])]
+        titles = [
+            button.get("title", "")
+            for variations in (getattr(domain, "responses", None) or {}).values()
+            for variation in variations
+            for button in (variation.get("buttons") or [])
+        ]
         titles += [routing.label_of(c).capitalize() for c in routing.categories()]
         cached = frozenset(title_key(t) for t in titles if t)
         _titles_of_domain.clear()  # one model at a time
@@ -124,9 +128,15 @@ async def reply(output: OutputChannel, sender_id: str, agent: Any, name: str) ->
     await output.send_text_message(sender_id, response_text(agent, name))
 
 
-async def handle(agent: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]],
-                 text: str | None, output: OutputChannel, sender_id: str,
-                 reraise: bool = False, **message_args: Any) -> None:
+async def handle(
+    agent: Any,
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    text: str | None,
+    output: OutputChannel,
+    sender_id: str,
+    reraise: bool = False,
+    **message_args: Any,
+) -> None:
     """Admit the text, run the turn, answer kindly whatever goes wrong.
 
     With ``reraise`` an unexpected failure is raised instead of answered (the
@@ -141,8 +151,11 @@ async def handle(agent: Any, on_new_message: Callable[[UserMessage], Awaitable[A
     except ActionServerUnavailable:
         await reply(output, sender_id, agent, BUSY)
     except Exception as error:  # never the message, never a trace with it
-        logger.error("message from %s not processed: %s",
-                     message_args.get("input_channel", "a channel"), type(error).__name__)
+        logger.error(
+            "message from %s not processed: %s",
+            message_args.get("input_channel", "a channel"),
+            type(error).__name__,
+        )
         if reraise:
             raise
         await reply(output, sender_id, agent, BUSY)

@@ -1,4 +1,5 @@
 """Reading a request body without trusting its size."""
+
 from __future__ import annotations
 
 from sanic.request import Request

@@ -9,12 +9,13 @@ kindly, typed button titles, an unreachable action server answered with
 channel logs it whole. The production profile does not expose this channel
 (``credentials.production.yml``).
 """
+
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, Text
+from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
@@ -30,7 +31,7 @@ SENDER = re.compile(r"[\w.:@+-]{1,128}")
 
 class RestInput(InputChannel):
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -53,16 +54,18 @@ class RestInput(InputChannel):
                 return response.json({"error": "invalid JSON"}, status=400)
             sender, text = payload.get("sender"), payload.get("message")
             if not isinstance(sender, str) or not SENDER.fullmatch(sender):
-                return response.json({"error": "sender must be 1-128 letters, digits or ._:@+-"},
-                                     status=400)
+                return response.json(
+                    {"error": "sender must be 1-128 letters, digits or ._:@+-"}, status=400
+                )
             if text is not None and not isinstance(text, str):
                 return response.json({"error": "message must be a string"}, status=400)
             agent = getattr(request.app.ctx, "agent", None)
             if agent is None or not agent.is_ready():
                 return response.json({"error": "the bot is starting"}, status=503)
             collector = CollectingOutputChannel()
-            await incoming.handle(agent, on_new_message, text, collector, sender,
-                                  input_channel=self.name())
+            await incoming.handle(
+                agent, on_new_message, text, collector, sender, input_channel=self.name()
+            )
             return response.json(collector.messages)
 
         return rest

@@ -18,6 +18,7 @@ way :mod:`channels.web` fixes Rasa's socket.io room bug:
   names actions and intents, never the text. The REST channel's failure log,
   which prints the message, is replaced in :mod:`channels.rest`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -66,8 +67,11 @@ def _guard_remote_actions() -> None:
         except (RasaException, asyncio.TimeoutError, aiohttp.ClientError) as error:
             if isinstance(error, RasaException) and not _unreachable(error):
                 raise
-            logger.error("action server unavailable for %s (%s): the turn is not processed",
-                         self.name(), type(error.__cause__ or error.__context__ or error).__name__)
+            logger.error(
+                "action server unavailable for %s (%s): the turn is not processed",
+                self.name(),
+                type(error.__cause__ or error.__context__ or error).__name__,
+            )
             raise ActionServerUnavailable(self.name()) from None
 
     run._buzon_guarded = True  # type: ignore[attr-defined]

@@ -43,6 +43,7 @@ Configured in ``credentials.yml``::
 
 Privacy: nothing here logs a file, its name, a message or a session id.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -56,7 +57,7 @@ from collections.abc import Awaitable, Callable
 from hashlib import sha256
 from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
-from typing import Any, Dict, Optional, Text, Tuple
+from typing import Any
 from urllib.parse import urlsplit
 
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -98,18 +99,20 @@ MAX_SOCKET_MESSAGE_BYTES = 4 * incoming.MAX_MESSAGE_CHARS + 4096
 _EXTERNAL_FONT = re.compile(rb"@import url\(https://fonts\.googleapis\.com/[^)]*\);")
 
 # The page loads everything from this server; the widget talks to /socket.io/.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",  # the widget injects its own <style> tags
-    "img-src 'self' data:",
-    "font-src 'self' data:",  # the widget's carousel icon font is inline
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",  # the widget injects its own <style> tags
+        "img-src 'self' data:",
+        "font-src 'self' data:",  # the widget's carousel icon font is inline
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 PAGE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -118,14 +121,19 @@ PAGE_HEADERS = {
     "Cache-Control": "no-cache",
 }
 STATIC_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
-STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/x-icon",
-                ".html": "text/html; charset=utf-8"}
+STATIC_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".html": "text/html; charset=utf-8",
+}
 
-_bundle_cache: Dict[Path, Tuple[float, bytes]] = {}
+_bundle_cache: dict[Path, tuple[float, bytes]] = {}
 
 
-def webchat_bundle(path: Path = WEBCHAT_BUNDLE) -> Optional[bytes]:
+def webchat_bundle(path: Path = WEBCHAT_BUNDLE) -> bytes | None:
     """The rasa-webchat bundle without its external font import (None if not installed)."""
     try:
         mtime = path.stat().st_mtime
@@ -138,7 +146,7 @@ def webchat_bundle(path: Path = WEBCHAT_BUNDLE) -> Optional[bytes]:
     return cached[1]
 
 
-def static_file(name: str, folder: Path = STATIC_DIR) -> Optional[Path]:
+def static_file(name: str, folder: Path = STATIC_DIR) -> Path | None:
     """The file ``name`` under ``folder``, or None (missing, hidden, or outside it)."""
     if not name or "\x00" in name or "\\" in name:
         return None
@@ -156,7 +164,7 @@ def bad_request(reason: str) -> response.HTTPResponse:
     return response.json({"error": reason}, status=400)
 
 
-def parse_form(content_type: str, body: bytes) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+def parse_form(content_type: str, body: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
     """The fields and files of a multipart body; ValueError if it is not one.
 
     A body cut short loses only its last, unfinished part.
@@ -173,13 +181,15 @@ def parse_form(content_type: str, body: bytes) -> Tuple[Dict[str, Any], Dict[str
 
 # --- binding a conversation to one browser ----------------------------------------
 
+
 def _session_key() -> bytes:
     return wiring.current().cipher.hash_key("web-session")
 
 
 def session_mac(browser_secret: str, nonce: str, key: bytes | None = None) -> str:
-    return hmac.new(key or _session_key(), f"{browser_secret}:{nonce}".encode(),
-                    sha256).hexdigest()[:MAC_HEX]
+    return hmac.new(
+        key or _session_key(), f"{browser_secret}:{nonce}".encode(), sha256
+    ).hexdigest()[:MAC_HEX]
 
 
 def session_id_for(browser_secret: str, key: bytes | None = None) -> str:
@@ -193,8 +203,10 @@ def belongs_to(session_id: Any, browser_secret: str | None, key: bytes | None = 
 
     >>> key = b"k" * 32
     >>> mine = session_id_for("a" * 64, key)
-    >>> belongs_to(mine, "a" * 64, key), belongs_to(mine, "b" * 64, key), belongs_to("x", "a" * 64, key)
-    (True, False, False)
+    >>> belongs_to(mine, "a" * 64, key), belongs_to(mine, "b" * 64, key)
+    (True, False)
+    >>> belongs_to("x", "a" * 64, key)
+    False
     """
     if not (isinstance(session_id, str) and SESSION_ID.fullmatch(session_id) and browser_secret):
         return False
@@ -216,7 +228,8 @@ def browser_secret_of(cookie_header: str | None) -> str | None:
 def same_origin(origin: str | None, host: str | None) -> bool:
     """No Origin (a same-origin GET) or an Origin naming this very host.
 
-    >>> same_origin(None, "buzon.iess.gob.ec"), same_origin("https://buzon.iess.gob.ec", "buzon.iess.gob.ec")
+    >>> host = "buzon.iess.gob.ec"
+    >>> same_origin(None, host), same_origin("https://buzon.iess.gob.ec", host)
     (True, True)
     >>> same_origin("https://evil.example", "buzon.iess.gob.ec"), same_origin("null", "x")
     (False, False)
@@ -227,8 +240,13 @@ def same_origin(origin: str | None, host: str | None) -> bool:
 
 
 def chat_cookie(secret: str, secure: bool) -> str:
-    attributes = [f"{COOKIE}={secret}", "Path=/", f"Max-Age={COOKIE_MAX_AGE}", "HttpOnly",
-                  "SameSite=Strict"]
+    attributes = [
+        f"{COOKIE}={secret}",
+        "Path=/",
+        f"Max-Age={COOKIE_MAX_AGE}",
+        "HttpOnly",
+        "SameSite=Strict",
+    ]
     if secure:
         attributes.append("Secure")
     return "; ".join(attributes)
@@ -238,16 +256,14 @@ class WebPageInput(InputChannel):
     """The page with the chat widget and the evidence upload (name ``web``)."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "web"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "InputChannel":
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         return cls()
 
-    def blueprint(
-        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> Blueprint:
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         web = Blueprint("web_page_webhook", __name__)
 
         @web.route("/", methods=["GET"])
@@ -257,7 +273,9 @@ class WebPageInput(InputChannel):
                 return response.empty(status=404)
             headers = dict(PAGE_HEADERS)
             secret = browser_secret_of(request.headers.get("cookie")) or secrets.token_hex(32)
-            headers["Set-Cookie"] = chat_cookie(secret, secure=not wiring.current().settings.embedded)
+            headers["Set-Cookie"] = chat_cookie(
+                secret, secure=not wiring.current().settings.embedded
+            )
             return response.html(index.read_text(encoding="utf-8"), headers=headers)
 
         @web.route("/static/<name:path>", methods=["GET"])
@@ -267,15 +285,18 @@ class WebPageInput(InputChannel):
                 if bundle is None:
                     logger.error("rasa-webchat is not installed: run `npm ci` in web/")
                     return response.empty(status=404)
-                return response.raw(bundle, content_type=STATIC_TYPES[".js"],
-                                    headers=STATIC_HEADERS)
+                return response.raw(
+                    bundle, content_type=STATIC_TYPES[".js"], headers=STATIC_HEADERS
+                )
             found = static_file(name)
             if found is None:
                 return response.empty(status=404)
             content_type = STATIC_TYPES.get(found.suffix) or (
-                mimetypes.guess_type(found.name)[0] or "application/octet-stream")
-            return response.raw(found.read_bytes(), content_type=content_type,
-                                headers=STATIC_HEADERS)
+                mimetypes.guess_type(found.name)[0] or "application/octet-stream"
+            )
+            return response.raw(
+                found.read_bytes(), content_type=content_type, headers=STATIC_HEADERS
+            )
 
         @web.route("/upload", methods=["POST"], stream=True)
         async def upload(request: Request) -> response.HTTPResponse:
@@ -316,23 +337,21 @@ class WebPageInput(InputChannel):
 class SocketIOInput(RasaSocketIOInput):
     """Rasa's socket.io channel (name ``socketio``), fixed and bound to one browser."""
 
-    def blueprint(
-        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> Blueprint:
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         socketio_blueprint = super().blueprint(on_new_message)
         sio = self.sio
         sio.eio.max_http_buffer_size = MAX_SOCKET_MESSAGE_BYTES
         namespace = self.namespace
-        browsers: Dict[str, str] = {}   # socket id -> its browser's cookie secret
-        holders: Dict[str, str] = {}    # session id -> the socket holding it
-        self.app: Any = None            # the Sanic app, for its agent
+        browsers: dict[str, str] = {}  # socket id -> its browser's cookie secret
+        holders: dict[str, str] = {}  # session id -> the socket holding it
+        self.app: Any = None  # the Sanic app, for its agent
 
         @socketio_blueprint.listener("before_server_start")
         async def remember_app(app, _loop) -> None:
             self.app = app
 
         @sio.on("connect", namespace=namespace)
-        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+        async def connect(sid: str, environ: dict, auth: dict | None = None) -> bool:
             if not same_origin(environ.get("HTTP_ORIGIN"), environ.get("HTTP_HOST")):
                 logger.info("socket.io connection from another site refused")
                 return False
@@ -344,13 +363,13 @@ class SocketIOInput(RasaSocketIOInput):
             return True
 
         @sio.on("disconnect", namespace=namespace)
-        async def disconnect(sid: Text) -> None:
+        async def disconnect(sid: str) -> None:
             browsers.pop(sid, None)
             for session_id in [s for s, holder in holders.items() if holder == sid]:
                 holders.pop(session_id, None)
 
         @sio.on("session_request", namespace=namespace)
-        async def session_request(sid: Text, data: Optional[Dict]) -> None:
+        async def session_request(sid: str, data: dict | None) -> None:
             secret = browsers.get(sid)
             if secret is None:
                 return
@@ -368,7 +387,7 @@ class SocketIOInput(RasaSocketIOInput):
             await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
 
         @sio.on(self.user_message_evt, namespace=namespace)
-        async def user_message(sid: Text, data: Dict) -> None:
+        async def user_message(sid: str, data: dict) -> None:
             session_id = data.get("session_id") if isinstance(data, dict) else None
             if not isinstance(session_id, str) or holders.get(session_id) != sid:
                 logger.warning("socket.io message for a session this socket does not hold ignored")
@@ -384,8 +403,14 @@ class SocketIOInput(RasaSocketIOInput):
             output = SocketIOOutput(sio, self.bot_message_evt)
             if agent is None:
                 return
-            await incoming.handle(agent, on_new_message, text if isinstance(text, str) else None,
-                                  output, session_id, input_channel=self.name(),
-                                  metadata=metadata if isinstance(metadata, dict) else {})
+            await incoming.handle(
+                agent,
+                on_new_message,
+                text if isinstance(text, str) else None,
+                output,
+                session_id,
+                input_channel=self.name(),
+                metadata=metadata if isinstance(metadata, dict) else {},
+            )
 
         return socketio_blueprint

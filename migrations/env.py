@@ -1,4 +1,5 @@
 """Alembic environment: the case store's metadata, the URL from settings."""
+
 from alembic import context
 
 from buzon import schema, settings

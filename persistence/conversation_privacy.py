@@ -25,6 +25,7 @@ True
 >>> redacted({"event": "slot", "name": "forget_conversation", "value": "cancelled"})["value"]
 'cancelled'
 """
+
 from __future__ import annotations
 
 import copy
@@ -33,8 +34,15 @@ from typing import Any
 FORGET_SLOT = "forget_conversation"
 # Slots whose values say nothing about the citizen.
 KEPT_SLOTS = frozenset({FORGET_SLOT, "requested_slot"})
-REDACTED_ENTITY_KEYS = ("value", "text", "start", "end", "confidence_entity",
-                        "extractor", "processors")
+REDACTED_ENTITY_KEYS = (
+    "value",
+    "text",
+    "start",
+    "end",
+    "confidence_entity",
+    "extractor",
+    "processors",
+)
 
 
 def _entities(entities: Any) -> list:
@@ -55,8 +63,9 @@ def redacted(event: dict) -> dict:
             parse.pop("response_selector", None)
     elif kind == "bot":
         data["text"] = None
-        data["metadata"] = {k: v for k, v in (data.get("metadata") or {}).items()
-                            if k == "utter_action"}
+        data["metadata"] = {
+            k: v for k, v in (data.get("metadata") or {}).items() if k == "utter_action"
+        }
         content = data.get("data") or {}
         data["data"] = {"buttons": content.get("buttons")} if content.get("buttons") else {}
     elif kind == "slot":
@@ -71,5 +80,6 @@ def redacted(event: dict) -> dict:
 
 def asks_to_forget(events: list[dict]) -> bool:
     """Whether these (new) events include an action's request to forget."""
-    return any(e.get("event") == "slot" and e.get("name") == FORGET_SLOT and e.get("value")
-               for e in events)
+    return any(
+        e.get("event") == "slot" and e.get("name") == FORGET_SLOT and e.get("value") for e in events
+    )

@@ -20,6 +20,7 @@ Use it in ``endpoints.yml``::
       dialect: sqlite
       db: var/tracker.db
 """
+
 from __future__ import annotations
 
 import json
@@ -104,8 +105,10 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         await super().save(tracker)
-        if any(isinstance(e, SlotSet) and e.key == conversation_privacy.FORGET_SLOT and e.value
-               for e in _latest_turn(tracker)):
+        if any(
+            isinstance(e, SlotSet) and e.key == conversation_privacy.FORGET_SLOT and e.value
+            for e in _latest_turn(tracker)
+        ):
             self.forget(tracker.sender_id)
 
     def forget(self, sender_id: str) -> int:
@@ -125,15 +128,20 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
     def purge_idle(self, before_timestamp: float) -> int:
         """Delete every conversation whose last event is older than ``before_timestamp``."""
         event = self.SQLEvent
-        idle = (sa.select(event.sender_id).group_by(event.sender_id)
-                .having(sa.func.max(event.timestamp) < before_timestamp))
+        idle = (
+            sa.select(event.sender_id)
+            .group_by(event.sender_id)
+            .having(sa.func.max(event.timestamp) < before_timestamp)
+        )
         with self.session_scope() as session:
             senders = [row[0] for row in session.execute(idle)]
             gone = 0
             for start in range(0, len(senders), 500):
-                gone += session.query(event).filter(
-                    event.sender_id.in_(senders[start:start + 500])
-                ).delete(synchronize_session=False)
+                gone += (
+                    session.query(event)
+                    .filter(event.sender_id.in_(senders[start : start + 500]))
+                    .delete(synchronize_session=False)
+                )
             session.commit()
         return gone
 

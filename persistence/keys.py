@@ -4,6 +4,7 @@
 every event with the newest key of ``CASE_ENCRYPTION_KEY``; ``status`` counts the
 events per key id. ``make reencrypt`` runs it after :mod:`buzon.keys`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,11 @@ _EVENTS = sa.table("events", sa.column("id", sa.Integer), sa.column("data", sa.T
 
 def _rows(connection, after: int) -> list:
     return connection.execute(
-        sa.select(_EVENTS.c.id, _EVENTS.c.data).where(_EVENTS.c.id > after)
-        .order_by(_EVENTS.c.id).limit(keys.BATCH)).all()
+        sa.select(_EVENTS.c.id, _EVENTS.c.data)
+        .where(_EVENTS.c.id > after)
+        .order_by(_EVENTS.c.id)
+        .limit(keys.BATCH)
+    ).all()
 
 
 def reencrypt(engine, cipher) -> int:
@@ -32,8 +36,9 @@ def reencrypt(engine, cipher) -> int:
                 if data and not data.lstrip().startswith("{"):  # a row in clear stays readable
                     new = keys.rotated(cipher, data)
                     if new is not None:
-                        connection.execute(sa.update(_EVENTS).where(_EVENTS.c.id == row_id)
-                                           .values(data=new))
+                        connection.execute(
+                            sa.update(_EVENTS).where(_EVENTS.c.id == row_id).values(data=new)
+                        )
                         moved += 1
         if not rows:
             return moved
@@ -46,8 +51,9 @@ def status(engine, cipher) -> collections.Counter:
     with engine.connect() as connection:
         while rows := _rows(connection, last):
             for _, data in rows:
-                counts["clear" if (data or "").lstrip().startswith("{")
-                       else cipher.key_id_of(data)] += 1
+                counts[
+                    "clear" if (data or "").lstrip().startswith("{") else cipher.key_id_of(data)
+                ] += 1
             last = rows[-1][0]
     return counts
 
@@ -60,8 +66,10 @@ def main(argv=None) -> None:
     cipher = wiring.check().cipher
     engine = tracker_store(args.endpoints).engine
     if args.command == "reencrypt":
-        print(f"conversations: {reencrypt(engine, cipher)} event(s) re-encrypted "
-              f"with key {cipher.key_ids[0]}")
+        print(
+            f"conversations: {reencrypt(engine, cipher)} event(s) re-encrypted "
+            f"with key {cipher.key_ids[0]}"
+        )
     for kid, count in sorted(status(engine, cipher).items(), key=lambda kv: str(kv[0])):
         print(f"conversations: key {kid or 'UNKNOWN'}: {count} event(s)")
 

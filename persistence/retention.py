@@ -12,6 +12,7 @@ Each pass deletes
 ``make purge`` runs one pass; ``make run`` keeps one running
 (``python -m persistence.retention --interval 300``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,7 @@ def tracker_store(endpoints: str) -> EncryptedSQLTrackerStore:
 def purge(store: EncryptedSQLTrackerStore, wired: wiring.Wiring) -> PurgeReport:
     cutoff = utcnow() - wired.settings.conversation_retention
     report = PurgeReport()
-    report.conversation_events = store.purge_idle(
-        (cutoff - datetime(1970, 1, 1)).total_seconds())
+    report.conversation_events = store.purge_idle((cutoff - datetime(1970, 1, 1)).total_seconds())
     report.evidence_files = wired.evidence.purge_pending(cutoff)
     if not wired.settings.smtp_host:
         report.mail_files = outbox.purge_mailbox(wired.settings.mail_dir, cutoff)
@@ -60,16 +60,21 @@ def main(argv=None) -> None:
     parser.add_argument("--once", action="store_true", help="one pass, then exit")
     parser.add_argument("--interval", type=float, default=300.0, help="seconds between passes")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s retention %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s retention %(levelname)s %(message)s"
+    )
     wiring.umask_private()
     wired = wiring.check()
     store = tracker_store(args.endpoints)
 
     def one_pass() -> None:
         report = purge(store, wired)
-        logger.info("deleted %d conversation events, %d unregistered evidence files, "
-                    "%d mail files", report.conversation_events, report.evidence_files,
-                    report.mail_files)
+        logger.info(
+            "deleted %d conversation events, %d unregistered evidence files, %d mail files",
+            report.conversation_events,
+            report.evidence_files,
+            report.mail_files,
+        )
 
     periodic.repeat(one_pass, args.interval, args.once, "retention", logger)
 

@@ -2,6 +2,7 @@
 
 Run by `make train` (and checked by tests/unit/test_nlu_data.py).
 """
+
 from __future__ import annotations
 
 import sys

@@ -12,6 +12,7 @@ threshold is the highest that questions at most 3% of the messages understood
 right (asking a citizen again is cheap, but not free). The held-out test set is
 never touched.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,11 +23,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import yaml
+from nlu_report import RASA, ROOT, family, run
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.metrics import f1_score
-
-from nlu_report import RASA, ROOT, family, run
 
 THRESHOLDS = [round(0.05 * step, 2) for step in range(2, 15)]
 
@@ -65,14 +65,45 @@ def predictions(config: Path, k: int) -> list:
             train = [e for j, bucket in enumerate(buckets) if j != index for e in bucket]
             fold = workdir / f"fold{index}"
             fold.mkdir()
-            TrainingData(train, lookup_tables=data.lookup_tables, regex_features=data.regex_features,
-                         entity_synonyms=data.entity_synonyms).persist_nlu(fold / "train.yml")
+            TrainingData(
+                train,
+                lookup_tables=data.lookup_tables,
+                regex_features=data.regex_features,
+                entity_synonyms=data.entity_synonyms,
+            ).persist_nlu(fold / "train.yml")
             TrainingData(held).persist_nlu(fold / "test.yml")
-            run([RASA, "train", "nlu", "--config", str(plain), "--nlu", str(fold / "train.yml"),
-                 "--out", str(fold), "--fixed-model-name", "nlu", "--quiet"])
-            run([RASA, "test", "nlu", "--model", str(fold / "nlu.tar.gz"), "--nlu",
-                 str(fold / "test.yml"), "--out", str(fold / "out"), "--successes", "--no-plot",
-                 "--quiet"])
+            run(
+                [
+                    RASA,
+                    "train",
+                    "nlu",
+                    "--config",
+                    str(plain),
+                    "--nlu",
+                    str(fold / "train.yml"),
+                    "--out",
+                    str(fold),
+                    "--fixed-model-name",
+                    "nlu",
+                    "--quiet",
+                ]
+            )
+            run(
+                [
+                    RASA,
+                    "test",
+                    "nlu",
+                    "--model",
+                    str(fold / "nlu.tar.gz"),
+                    "--nlu",
+                    str(fold / "test.yml"),
+                    "--out",
+                    str(fold / "out"),
+                    "--successes",
+                    "--no-plot",
+                    "--quiet",
+                ]
+            )
             for name in ("intent_successes.json", "intent_errors.json"):
                 path = fold / "out" / name
                 if path.exists():
@@ -84,9 +115,10 @@ def scores(rows: list) -> dict:
     truth = [r["intent"] for r in rows]
     guess = [r["intent_prediction"]["name"] or "" for r in rows]
     return {
-        "accuracy": sum(t == g for t, g in zip(truth, guess)) / len(rows),
+        "accuracy": sum(t == g for t, g in zip(truth, guess, strict=False)) / len(rows),
         "macro_f1": f1_score(truth, guess, average="macro"),
-        "family_accuracy": sum(family(t) == family(g) for t, g in zip(truth, guess)) / len(rows),
+        "family_accuracy": sum(family(t) == family(g) for t, g in zip(truth, guess, strict=False))
+        / len(rows),
     }
 
 
@@ -94,10 +126,16 @@ MAX_QUESTIONED = 0.03  # at most 3 in 100 well-understood citizens asked needles
 
 
 def threshold_table(rows: list) -> float:
-    right = [r["intent_prediction"]["confidence"] for r in rows
-             if r["intent"] == r["intent_prediction"]["name"]]
-    wrong = [r["intent_prediction"]["confidence"] for r in rows
-             if r["intent"] != r["intent_prediction"]["name"]]
+    right = [
+        r["intent_prediction"]["confidence"]
+        for r in rows
+        if r["intent"] == r["intent_prediction"]["name"]
+    ]
+    wrong = [
+        r["intent_prediction"]["confidence"]
+        for r in rows
+        if r["intent"] != r["intent_prediction"]["name"]
+    ]
     print("  threshold | wrong caught | right questioned")
     best = THRESHOLDS[0]
     for threshold in THRESHOLDS:
@@ -114,16 +152,23 @@ def main() -> None:
     parser.add_argument("configs", nargs="+", type=Path)
     parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args()
-    table = ["| pipeline | CV accuracy | CV macro-F1 | CV family accuracy | suggested fallback |",
-             "|---|---|---|---|---|"]
+    table = [
+        "| pipeline | CV accuracy | CV macro-F1 | CV family accuracy | suggested fallback |",
+        "|---|---|---|---|---|",
+    ]
     for config in args.configs:
         rows = predictions(config.resolve(), args.folds)
         result = scores(rows)
-        print(f"{config}: {len(rows)} predictions, " + " ".join(f"{k}={v:.3f}" for k, v in result.items()))
+        print(
+            f"{config}: {len(rows)} predictions, "
+            + " ".join(f"{k}={v:.3f}" for k, v in result.items())
+        )
         best = threshold_table(rows)
         print(f"  suggested FallbackClassifier threshold: {best}")
-        table.append(f"| {config} | {result['accuracy']:.3f} | {result['macro_f1']:.3f} | "
-                     f"{result['family_accuracy']:.3f} | {best} |")
+        table.append(
+            f"| {config} | {result['accuracy']:.3f} | {result['macro_f1']:.3f} | "
+            f"{result['family_accuracy']:.3f} | {best} |"
+        )
     print("\n".join(table))
 
 

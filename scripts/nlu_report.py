@@ -16,6 +16,7 @@ the costliest mistake: the case goes to the wrong team. A prediction of
 nlu_fallback (below the pipeline's FallbackClassifier threshold the bot asks
 instead of guessing) counts as wrong everywhere.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,9 @@ def family(intent: str) -> str:
 
 def run(args: list) -> None:
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run(args, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
+    done = subprocess.run(
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     if done.returncode != 0:
         sys.stderr.write(done.stdout[-5000:])
         raise SystemExit(f"failed: {' '.join(args)}")
@@ -67,7 +69,9 @@ def predictions(out: Path) -> list:
 def fallback_threshold(config: Path) -> float:
     """The FallbackClassifier threshold of a pipeline (0 when it has none)."""
     pipeline = yaml.safe_load(config.read_text()).get("pipeline") or []
-    return next((c.get("threshold", 0.3) for c in pipeline if c["name"] == "FallbackClassifier"), 0.0)
+    return next(
+        (c.get("threshold", 0.3) for c in pipeline if c["name"] == "FallbackClassifier"), 0.0
+    )
 
 
 def as_the_bot_sees_it(row: dict, threshold: float) -> str:
@@ -89,11 +93,38 @@ def evaluate(config: Path, name: str, model: Path = None) -> dict:
     if model is None:
         model = out / "model" / "nlu.tar.gz"
         started = time.monotonic()
-        run([RASA, "train", "nlu", "--config", str(config), "--nlu", str(TRAIN_DATA),
-             "--out", str(model.parent), "--fixed-model-name", "nlu", "--quiet"])
+        run(
+            [
+                RASA,
+                "train",
+                "nlu",
+                "--config",
+                str(config),
+                "--nlu",
+                str(TRAIN_DATA),
+                "--out",
+                str(model.parent),
+                "--fixed-model-name",
+                "nlu",
+                "--quiet",
+            ]
+        )
         train_seconds = round(time.monotonic() - started, 1)
-    run([RASA, "test", "nlu", "--model", str(model), "--nlu", str(TEST_SET),
-         "--out", str(out), "--successes", "--quiet"])
+    run(
+        [
+            RASA,
+            "test",
+            "nlu",
+            "--model",
+            str(model),
+            "--nlu",
+            str(TEST_SET),
+            "--out",
+            str(out),
+            "--successes",
+            "--quiet",
+        ]
+    )
     rows = predictions(out)
     threshold = fallback_threshold(config)
     truth = [row["intent"] for row in rows]
@@ -102,9 +133,11 @@ def evaluate(config: Path, name: str, model: Path = None) -> dict:
         "config": str(config.relative_to(ROOT)),
         "examples": len(rows),
         "fallback_threshold": threshold,
-        "accuracy": round(sum(t == g for t, g in zip(truth, guess)) / len(rows), 4),
+        "accuracy": round(sum(t == g for t, g in zip(truth, guess, strict=False)) / len(rows), 4),
         "macro_f1": round(f1_score(truth, guess, labels=sorted(set(truth)), average="macro"), 4),
-        "family_accuracy": round(sum(family(t) == family(g) for t, g in zip(truth, guess)) / len(rows), 4),
+        "family_accuracy": round(
+            sum(family(t) == family(g) for t, g in zip(truth, guess, strict=False)) / len(rows), 4
+        ),
         "asked_instead": sum(g == "nlu_fallback" for g in guess),
         "train_seconds": train_seconds,
     }
@@ -113,8 +146,10 @@ def evaluate(config: Path, name: str, model: Path = None) -> dict:
 
 
 def line(summary: dict) -> str:
-    return (f"accuracy={summary['accuracy']:.3f} macro_f1={summary['macro_f1']:.3f} "
-            f"family_accuracy={summary['family_accuracy']:.3f}")
+    return (
+        f"accuracy={summary['accuracy']:.3f} macro_f1={summary['macro_f1']:.3f} "
+        f"family_accuracy={summary['family_accuracy']:.3f}"
+    )
 
 
 def main() -> None:
@@ -124,21 +159,27 @@ def main() -> None:
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.compare:
-        table = ["| pipeline | accuracy | macro-F1 | family accuracy | training (s) |",
-                 "|---|---|---|---|---|"]
+        table = [
+            "| pipeline | accuracy | macro-F1 | family accuracy | training (s) |",
+            "|---|---|---|---|---|",
+        ]
         for config in args.compare:
             summary = evaluate(config.resolve(), config.stem)
-            table.append(f"| {summary['config']} | {summary['accuracy']:.3f} | "
-                         f"{summary['macro_f1']:.3f} | {summary['family_accuracy']:.3f} | "
-                         f"{summary['train_seconds']:.0f} |")
+            table.append(
+                f"| {summary['config']} | {summary['accuracy']:.3f} | "
+                f"{summary['macro_f1']:.3f} | {summary['family_accuracy']:.3f} | "
+                f"{summary['train_seconds']:.0f} |"
+            )
             print(f"{config.stem}: {line(summary)} train_seconds={summary['train_seconds']}")
         (RESULTS / "comparison.md").write_text("\n".join(table) + "\n")
         print("\n".join(table))
         return
     summary = evaluate(ROOT / "config.yml", "current", args.model)
     (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"per-intent report and confusion matrix: {RESULTS.relative_to(ROOT)}/current/"
-          "intent_report.json, intent_confusion_matrix.png")
+    print(
+        f"per-intent report and confusion matrix: {RESULTS.relative_to(ROOT)}/current/"
+        "intent_report.json, intent_confusion_matrix.png"
+    )
     print(line(summary))
 
 

@@ -64,10 +64,30 @@ else
   api_note="API HTTP de Rasa: desactivada (defina RASA_API_TOKEN para activarla con token)"
 fi
 if [ -n "${SMTP_HOST:-}" ]; then mail="por SMTP a ${SMTP_HOST}:${SMTP_PORT:-587}"; else mail="cifrados en var/mail/ (python -m buzon.outbox_worker --read-mail)"; fi
+.venv/bin/rasa run --model models/current.tar.gz --endpoints "$ENDPOINTS" \
+  --credentials "$CREDENTIALS" --interface "$RASA_INTERFACE" --port "$RASA_PORT" \
+  "${api[@]}" --log-file "$LOGS/rasa.log" > "$LOGS/rasa-console.log" 2>&1 &
+children+=($!)
+rasa_pid=$!
+
+echo "  starting the bot (about 20 seconds to load the model; logs in $LOGS/)"
+ready=""
+for _ in $(seq 1 180); do
+  kill -0 "$rasa_pid" 2>/dev/null || break
+  # The upload answers 503 until the model is loaded, then 400 to this empty form.
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$RASA_PORT/webhooks/web/upload" || true)
+  if [ "$code" != "000" ] && [ "$code" != "503" ]; then ready=1; break; fi
+  sleep 1
+done
+if [ -z "$ready" ]; then
+  echo "  the Rasa server did not start; the end of $LOGS/rasa-console.log:"
+  tail -n 25 "$LOGS/rasa-console.log"
+  exit 1
+fi
+
 cat <<MSG
 
-  Buzón de quejas y denuncias del IESS: arrancando en http://localhost:$RASA_PORT
-  (la primera vez tarda unos 20 segundos en cargar el modelo)
+  Buzón de quejas y denuncias del IESS: listo en http://localhost:$RASA_PORT
 
   Página del buzón (chat y evidencia): http://localhost:$RASA_PORT/webhooks/web/
   Hable con el bot por REST:
@@ -78,9 +98,5 @@ cat <<MSG
   Registros: $LOGS/ · Detener: Ctrl-C
 
 MSG
-.venv/bin/rasa run --model models/current.tar.gz --endpoints "$ENDPOINTS" \
-  --credentials "$CREDENTIALS" --interface "$RASA_INTERFACE" --port "$RASA_PORT" \
-  "${api[@]}" --log-file "$LOGS/rasa.log" &
-children+=($!)
 # Whichever process ends first (or a signal) ends them all.
 wait -n

@@ -7,6 +7,7 @@ response name, or the prefix the actions build it from, appears in actions/.
 Everything else Rasa reports (unknown intents, story conflicts, bad slot
 mappings, duplicate examples…) fails the check.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,15 +25,18 @@ DYNAMIC = re.compile(r'f"(utter_\w*?)\{')
 def used_by_actions() -> tuple[set, tuple]:
     """Response names the actions and the channels send (channels answer blank,
     too long and "busy" messages themselves)."""
-    code = "\n".join(p.read_text() for folder in ("actions", "channels")
-                     for p in (ROOT / folder).glob("*.py"))
+    code = "\n".join(
+        p.read_text() for folder in ("actions", "channels") for p in (ROOT / folder).glob("*.py")
+    )
     return set(re.findall(r'"(utter_\w+)"', code)), tuple(DYNAMIC.findall(code)) + ("utter_ask_",)
 
 
 def main() -> int:
     result = subprocess.run(
         [str(ROOT / ".venv/bin/rasa"), "data", "validate"],
-        cwd=ROOT, capture_output=True, text=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     names, prefixes = used_by_actions()
     problems = []

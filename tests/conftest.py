@@ -4,6 +4,7 @@ PostgreSQL runs on the development machines and in CI (127.0.0.1:5432, trust
 auth). Each test session gets its own database, dropped at the end. Locally a
 missing server skips those tests; in CI (``CI`` set) it fails them.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,7 +15,7 @@ from cryptography.fernet import Fernet
 
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
-from buzon import crypto, db  # noqa: E402
+from buzon import crypto, db
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -131,8 +132,10 @@ def wired(tmp_path, monkeypatch):
         db.migrate(url)
         monkeypatch.setenv("DATABASE_URL", url)
         monkeypatch.setenv("BUZON_VAR_DIR", str(tmp_path / "var"))
-        monkeypatch.setenv("CASE_ENCRYPTION_KEY", environment.pop(
-            "CASE_ENCRYPTION_KEY", Fernet.generate_key().decode()))
+        monkeypatch.setenv(
+            "CASE_ENCRYPTION_KEY",
+            environment.pop("CASE_ENCRYPTION_KEY", Fernet.generate_key().decode()),
+        )
         for name in ("SMTP_HOST", "BUZON_DEFAULT_CHANNEL", "BUZON_PROFILE"):
             monkeypatch.delenv(name, raising=False)
         for name, value in environment.items():

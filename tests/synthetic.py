@@ -1,4 +1,5 @@
 """Synthetic personal data for tests: valid in form, belonging to nobody."""
+
 from stdnum import luhn
 
 

@@ -19,6 +19,7 @@ Traceback (most recent call last):
     ...
 buzon.validation.Invalid: cedula_not_digits
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -73,8 +74,11 @@ def checked(draft: CaseDraft, consent_version: str, now: datetime) -> CaseDraft:
         raise Invalid("kind_unknown")
     if draft.channel not in CHANNELS:
         raise Invalid("channel_unknown")
-    if (draft.consent_version != consent_version or not isinstance(draft.consent_at, datetime)
-            or not now - CONSENT_MAX_AGE <= draft.consent_at <= now + CONSENT_SKEW):
+    if (
+        draft.consent_version != consent_version
+        or not isinstance(draft.consent_at, datetime)
+        or not now - CONSENT_MAX_AGE <= draft.consent_at <= now + CONSENT_SKEW
+    ):
         raise Invalid("consent")
     valid_cedula = cedula.validate(draft.cedula)
     valid_phone = phone.validate(draft.phone)
@@ -85,5 +89,11 @@ def checked(draft: CaseDraft, consent_version: str, now: datetime) -> CaseDraft:
     if draft.category not in routing.categories(draft.kind):
         raise Invalid("category")
     return draft._replace(
-        cedula=valid_cedula, phone=valid_phone, email=valid_email, province_code=province_code,
-        canton_code=canton_code, address=valid_address, description=valid_description)
+        cedula=valid_cedula,
+        phone=valid_phone,
+        email=valid_email,
+        province_code=province_code,
+        canton_code=canton_code,
+        address=valid_address,
+        description=valid_description,
+    )

@@ -9,6 +9,7 @@ encrypted (``*_enc`` columns, see :mod:`buzon.crypto`). The cédula is also kept
 as a keyed hash so that a citizen's cases can be found; the tracking key only
 as a keyed hash. Times are naive UTC (the same on SQLite and PostgreSQL).
 """
+
 from __future__ import annotations
 
 from sqlalchemy import Column, DateTime, Integer, String, Text

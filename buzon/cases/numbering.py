@@ -19,11 +19,11 @@ True
 >>> normalize_tracking_key(key.lower().replace("-", " ")) == key
 True
 """
+
 from __future__ import annotations
 
 import re
 import secrets
-from typing import Optional
 
 from buzon.validation import Invalid
 
@@ -38,7 +38,7 @@ def format_case_number(kind: str, year: int, sequence: int) -> str:
     return f"IESS-{KIND_LETTER[kind]}-{year:04d}-{sequence:06d}"
 
 
-def parse_case_number(text: str) -> Optional[str]:
+def parse_case_number(text: str) -> str | None:
     """The canonical form of a case number a citizen typed, or None."""
     compact = re.sub(r"[\s_\-]+", "-", (text or "").strip()).upper()
     match = _NUMBER.match(compact)
@@ -54,10 +54,10 @@ def new_tracking_key() -> str:
     return "-".join(raw[i : i + 4] for i in range(0, KEY_LENGTH, 4))
 
 
-def normalize_tracking_key(text: str) -> Optional[str]:
+def normalize_tracking_key(text: str) -> str | None:
     """The canonical grouped form of a key a citizen typed, or None."""
     raw = re.sub(r"[\s\-.]", "", text or "").upper()
-    raw = raw.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    raw = raw.translate(str.maketrans("OIL", "011"))
     if len(raw) != KEY_LENGTH or any(ch not in ALPHABET for ch in raw):
         return None
     return "-".join(raw[i : i + 4] for i in range(0, KEY_LENGTH, 4))

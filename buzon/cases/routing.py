@@ -15,15 +15,17 @@ specific unit (the Seguro Campesino, pensions, reserve funds…).
 >>> kind_of("queja_turnos"), label_of("denuncia_coima")
 ('queja', 'pedido de dinero (coima)')
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Dict, List
+from typing import Any
 
 from unidecode import unidecode
 
 from buzon import datafiles
+
 
 @dataclass(frozen=True)
 class Area:
@@ -31,29 +33,29 @@ class Area:
     name: str
 
 
-def _table() -> dict:
+def _table() -> dict[str, Any]:
     return datafiles.load("routing.yml")
 
 
-def categories(kind: str = None) -> List[str]:
+def categories(kind: str | None = None) -> list[str]:
     """Category ids in table order, optionally only those of one kind."""
     table = _table()["categories"]
     return [c for c, row in table.items() if kind is None or row["kind"] == kind]
 
 
 def kind_of(category: str) -> str:
-    return _table()["categories"][category]["kind"]
+    return str(_table()["categories"][category]["kind"])
 
 
 def label_of(category: str) -> str:
-    return _table()["categories"][category]["label"]
+    return str(_table()["categories"][category]["label"])
 
 
 def area(key: str) -> Area:
     return Area(key, _table()["areas"][key])
 
 
-def areas() -> Dict[str, str]:
+def areas() -> dict[str, str]:
     return dict(_table()["areas"])
 
 

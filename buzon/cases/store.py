@@ -4,15 +4,19 @@ Registration is one transaction: the next number of the kind and year, the case
 with its personal data encrypted, and the confirmation e-mail queued in the
 outbox. Either all of it is stored or none of it.
 """
+
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, List, Optional
+from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from buzon import consent, crypto, evidence, messages, outbox
 from buzon.cases import confirmation, numbering, routing
@@ -44,13 +48,15 @@ class CaseStatus:
 
 
 class CaseStore:
-    def __init__(self, engine, cipher: crypto.FieldCipher, now: Callable[[], datetime] = utcnow):
+    def __init__(
+        self, engine: Engine, cipher: crypto.FieldCipher, now: Callable[[], datetime] = utcnow
+    ) -> None:
         self.engine = engine
         self.cipher = cipher
         self.now = now
         self._session = session_factory(engine)
 
-    def _next_sequence(self, session, kind: str, year: int) -> int:
+    def _next_sequence(self, session: Session, kind: str, year: int) -> int:
         # UPDATE first: it takes the row's write lock, so two registrations at
         # once never get the same number (SQLite and PostgreSQL alike).
         bump = (
@@ -65,11 +71,13 @@ class CaseStore:
                 return 1
             except IntegrityError:  # another registration created the row first
                 session.execute(bump)
-        return session.execute(
-            select(CaseSequence.last_value).where(
-                CaseSequence.kind == kind, CaseSequence.year == year
-            )
-        ).scalar_one()
+        return int(
+            session.execute(
+                select(CaseSequence.last_value).where(
+                    CaseSequence.kind == kind, CaseSequence.year == year
+                )
+            ).scalar_one()
+        )
 
     def register(self, draft: CaseDraft) -> Registration:
         """Store the case, queue its confirmation e-mail, return number and key.
@@ -113,8 +121,13 @@ class CaseStore:
             session.flush()
             if draft.conversation_id and draft.registration_id:
                 case.evidence_count = evidence.attach_pending(
-                    session, self.cipher, draft.conversation_id, draft.registration_id,
-                    case.id, draft.kind)
+                    session,
+                    self.cipher,
+                    draft.conversation_id,
+                    draft.registration_id,
+                    case.id,
+                    draft.kind,
+                )
             registration = Registration(number, tracking_key, area.name)
             subject, body = confirmation.compose(
                 kind=draft.kind,
@@ -125,7 +138,7 @@ class CaseStore:
             outbox.enqueue(session, self.cipher, case.id, draft.email, subject, body, now)
         return registration
 
-    def status(self, number: str, tracking_key: str) -> Optional[CaseStatus]:
+    def status(self, number: str, tracking_key: str) -> CaseStatus | None:
         """The case's status when number and key match; None otherwise, alike."""
         canonical = numbering.parse_case_number(number)
         key = numbering.normalize_tracking_key(tracking_key)
@@ -145,7 +158,7 @@ class CaseStore:
             updated_at=case.updated_at,
         )
 
-    def numbers_for_cedula(self, cedula: str) -> List[str]:
+    def numbers_for_cedula(self, cedula: str) -> list[str]:
         digest = self.cipher.keyed_hash("cedula", cedula)
         with self._session() as session:
             return list(
@@ -154,7 +167,7 @@ class CaseStore:
                 ).scalars()
             )
 
-    def reveal(self, number: str) -> Optional[dict]:
+    def reveal(self, number: str) -> dict[str, Any] | None:
         """The whole case decrypted, for the staff who handle it (and tests)."""
         with self._session() as session:
             case = session.execute(select(Case).where(Case.number == number)).scalar_one_or_none()

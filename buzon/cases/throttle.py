@@ -5,15 +5,18 @@ keys slow: after ``FREE_FAILURES`` failures a sender must wait, 1 minute, then
 2, 4 … up to an hour, before the next try. A success clears the count. Senders
 are stored only as a keyed hash.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable
 
 from sqlalchemy import Column, DateTime, Integer, String, UniqueConstraint, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from buzon.clock import utcnow
+from buzon.crypto import FieldCipher
 from buzon.db import Base, session_factory
 
 FREE_FAILURES = 3
@@ -46,7 +49,9 @@ def wait_after(failures: int) -> timedelta:
 
 
 class LookupThrottleStore:
-    def __init__(self, engine, cipher, now: Callable[[], datetime] = utcnow):
+    def __init__(
+        self, engine: Engine, cipher: FieldCipher, now: Callable[[], datetime] = utcnow
+    ) -> None:
         self.cipher = cipher
         self.now = now
         self._session = session_factory(engine)
@@ -73,7 +78,8 @@ class LookupThrottleStore:
             try:
                 with self._session.begin() as session:
                     row = session.execute(
-                        select(LookupThrottle).where(LookupThrottle.sender_hash == digest)
+                        select(LookupThrottle)
+                        .where(LookupThrottle.sender_hash == digest)
                         .with_for_update()
                     ).scalar_one_or_none()
                     if row is None:

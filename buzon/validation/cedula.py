@@ -46,9 +46,9 @@ from stdnum.exceptions import ValidationError
 from buzon.validation import Invalid
 
 LENGTH = 10
-_SEPARATORS = re.compile(r'[\s.\-]+')
-_DIGITS = re.compile(r'[0-9]*')
-_PROVINCES = frozenset(f'{code:02d}' for code in range(1, 25)) | {'30'}
+_SEPARATORS = re.compile(r"[\s.\-]+")
+_DIGITS = re.compile(r"[0-9]*")
+_PROVINCES = frozenset(f"{code:02d}" for code in range(1, 25)) | {"30"}
 
 
 def compact(text: str) -> str:
@@ -58,7 +58,7 @@ def compact(text: str) -> str:
     '1700000001'
     """
     # NFKC turns full-width digits (from some phone keyboards) into ASCII.
-    return _SEPARATORS.sub('', unicodedata.normalize('NFKC', text or ''))
+    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", text or ""))
 
 
 def validate(text: str) -> str:
@@ -70,18 +70,18 @@ def validate(text: str) -> str:
     """
     number = compact(text)
     if not number:
-        raise Invalid('cedula_empty')
+        raise Invalid("cedula_empty")
     if not _DIGITS.fullmatch(number):
-        raise Invalid('cedula_not_digits')
+        raise Invalid("cedula_not_digits")
     if len(number) != LENGTH:
-        raise Invalid('cedula_length', length=len(number))
+        raise Invalid("cedula_length", length=len(number))
     if number[:2] not in _PROVINCES:
-        raise Invalid('cedula_province', province_code=number[:2])
+        raise Invalid("cedula_province", province_code=number[:2])
     # stdnum also accepts 6 (public bodies' RUC); a person's cédula is below 6.
-    if number[2] >= '6':
-        raise Invalid('cedula_third_digit')
+    if number[2] >= "6":
+        raise Invalid("cedula_third_digit")
     try:
         return ci.validate(number)
     except ValidationError:
         # Format, length, province and third digit were checked above.
-        raise Invalid('cedula_check_digit') from None
+        raise Invalid("cedula_check_digit") from None

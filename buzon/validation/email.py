@@ -39,16 +39,16 @@ def validate(text: str) -> str:
         ...
     buzon.validation.Invalid: email_invalid
     """
-    address = (text or '').strip()
+    address = (text or "").strip()
     if not address:
-        raise Invalid('email_empty')
+        raise Invalid("email_empty")
     if len(address) > MAX_LENGTH:
-        raise Invalid('email_invalid')
+        raise Invalid("email_invalid")
     try:
         result = validate_email(address, check_deliverability=False)
     except EmailNotValidError:
-        raise Invalid('email_invalid') from None
+        raise Invalid("email_invalid") from None
     normalized = result.normalized
     if len(normalized) > MAX_LENGTH:
-        raise Invalid('email_invalid')
+        raise Invalid("email_invalid")
     return normalized

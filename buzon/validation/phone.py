@@ -37,13 +37,15 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberTyp
 
 from buzon.validation import Invalid
 
-REGION = 'EC'
-_ALLOWED = re.compile(r'[0-9\s+().\-/]*')
-_ACCEPTED_TYPES = frozenset({
-    PhoneNumberType.FIXED_LINE,
-    PhoneNumberType.MOBILE,
-    PhoneNumberType.FIXED_LINE_OR_MOBILE,
-})
+REGION = "EC"
+_ALLOWED = re.compile(r"[0-9\s+().\-/]*")
+_ACCEPTED_TYPES = frozenset(
+    {
+        PhoneNumberType.FIXED_LINE,
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    }
+)
 
 
 def validate(text: str) -> str:
@@ -63,20 +65,20 @@ def validate(text: str) -> str:
     buzon.validation.Invalid: phone_foreign
     """
     # NFKC turns full-width digits and plus signs into ASCII.
-    number = unicodedata.normalize('NFKC', text or '').strip()
+    number = unicodedata.normalize("NFKC", text or "").strip()
     if not number:
-        raise Invalid('phone_empty')
+        raise Invalid("phone_empty")
     if not _ALLOWED.fullmatch(number):
-        raise Invalid('phone_not_digits')
+        raise Invalid("phone_not_digits")
     if not any(char.isdigit() for char in number):
-        raise Invalid('phone_invalid')
+        raise Invalid("phone_invalid")
     try:
         parsed = phonenumbers.parse(number, REGION)
     except NumberParseException:
-        raise Invalid('phone_invalid') from None
+        raise Invalid("phone_invalid") from None
     valid = phonenumbers.is_valid_number(parsed)
     if phonenumbers.region_code_for_number(parsed) != REGION:
-        raise Invalid('phone_foreign' if valid else 'phone_invalid')
+        raise Invalid("phone_foreign" if valid else "phone_invalid")
     if not valid or phonenumbers.number_type(parsed) not in _ACCEPTED_TYPES:
-        raise Invalid('phone_invalid')
+        raise Invalid("phone_invalid")
     return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)

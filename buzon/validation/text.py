@@ -40,11 +40,11 @@ _ADDRESS_MIN_CHARS = 5
 # "s/n", "S / N", "s.n.", "sn", "s/nro", "sin número", "sin num.", "sin nº"
 # (matched after removing accents and the ordinal signs º and °).
 _NO_NUMBER = re.compile(
-    r'(?<![a-z0-9])(s\s*/\s*n|s\.?\s*n|sin\s+n)(ro|um|umero)?\.?(?![a-z0-9])',
+    r"(?<![a-z0-9])(s\s*/\s*n|s\.?\s*n|sin\s+n)(ro|um|umero)?\.?(?![a-z0-9])",
     re.IGNORECASE,
 )
-_ORDINAL_SIGNS = str.maketrans('', '', 'º°')
-_ZERO_WIDTH_JOINER = '\u200d'  # part of emoji such as family or flags
+_ORDINAL_SIGNS = str.maketrans("", "", "º°")
+_ZERO_WIDTH_JOINER = "\u200d"  # part of emoji such as family or flags
 
 
 def _keep(char: str) -> bool:
@@ -52,7 +52,7 @@ def _keep(char: str) -> bool:
         return True
     # Cc control, Cf format (zero-width space, BOM, bidi overrides),
     # Cs lone surrogates (cannot be stored as UTF-8), Cn unassigned.
-    return unicodedata.category(char) not in {'Cc', 'Cf', 'Cs', 'Cn'}
+    return unicodedata.category(char) not in {"Cc", "Cf", "Cs", "Cn"}
 
 
 def clean(text: str) -> str:
@@ -66,9 +66,9 @@ def clean(text: str) -> str:
     >>> clean(None)
     ''
     """
-    text = unicodedata.normalize('NFC', text or '')
-    text = ''.join(char if char.isspace() or _keep(char) else '' for char in text)
-    return ' '.join(text.split())
+    text = unicodedata.normalize("NFC", text or "")
+    text = "".join(char if char.isspace() or _keep(char) else "" for char in text)
+    return " ".join(text.split())
 
 
 def _letters(text: str) -> list[str]:
@@ -97,9 +97,9 @@ def validate_description(
     """
     description = clean(text)
     if not description:
-        raise Invalid('description_empty')
+        raise Invalid("description_empty")
     if len(description) > max_chars:
-        raise Invalid('description_too_long', max_chars=max_chars)
+        raise Invalid("description_too_long", max_chars=max_chars)
     words = [word for word in description.split() if _letters(word)]
     distinct = {letter.casefold() for letter in _letters(description)}
     if (
@@ -107,7 +107,7 @@ def validate_description(
         or len(description) < min_chars
         or len(distinct) < _MIN_DISTINCT_LETTERS
     ):
-        raise Invalid('description_too_short', min_words=min_words, min_chars=min_chars)
+        raise Invalid("description_too_short", min_words=min_words, min_chars=min_chars)
     return description
 
 
@@ -135,18 +135,18 @@ def validate_address(text: str, max_chars: int = 200) -> str:
     """
     address = clean(text)
     if not address:
-        raise Invalid('address_empty')
+        raise Invalid("address_empty")
     if len(address) > max_chars:
-        raise Invalid('address_too_long', max_chars=max_chars)
+        raise Invalid("address_too_long", max_chars=max_chars)
     if len(address.split()) < _ADDRESS_MIN_WORDS or len(address) < _ADDRESS_MIN_CHARS:
         raise Invalid(
-            'address_too_short',
+            "address_too_short",
             min_words=_ADDRESS_MIN_WORDS,
             min_chars=_ADDRESS_MIN_CHARS,
         )
     if len(_letters(address)) < 2:
-        raise Invalid('address_no_street')
+        raise Invalid("address_no_street")
     has_digit = any(char.isdigit() for char in address)
     if not has_digit and not _NO_NUMBER.search(unidecode(address.translate(_ORDINAL_SIGNS))):
-        raise Invalid('address_no_number')
+        raise Invalid("address_no_number")
     return address

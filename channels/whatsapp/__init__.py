@@ -39,21 +39,67 @@ hashed id), :mod:`~channels.whatsapp.redelivery` (messages processed once),
 :mod:`~channels.whatsapp.graph` (the Graph API) and :mod:`~channels.whatsapp.channel`
 (the Rasa channel named in ``credentials.yml``).
 """
+
 from channels.whatsapp.channel import MAX_WEBHOOK_BYTES, WhatsAppInput, WhatsAppOutput
 from channels.whatsapp.graph import GRAPH_API_URL, GraphClient, MediaError, MediaTooLarge
-from channels.whatsapp.inbound import (Incoming, parse_message, parse_webhook, sender_id_for,
-                                        sender_key, signature_ok)
-from channels.whatsapp.messages import (BUTTON_BODY_LIMIT, BUTTON_TITLE_LIMIT, ELLIPSIS, MAX_BUTTONS, MAX_ROWS,
-                                        ROW_DESCRIPTION_LIMIT, ROW_ID_LIMIT, ROW_TITLE_LIMIT,
-                                        TEXT_LIMIT, build_messages, button_message, list_message,
-                                        shorten, split_tail, split_text, text_message)
+from channels.whatsapp.inbound import (
+    Incoming,
+    parse_message,
+    parse_webhook,
+    sender_id_for,
+    sender_key,
+    signature_ok,
+)
+from channels.whatsapp.messages import (
+    BUTTON_BODY_LIMIT,
+    BUTTON_TITLE_LIMIT,
+    ELLIPSIS,
+    MAX_BUTTONS,
+    MAX_ROWS,
+    ROW_DESCRIPTION_LIMIT,
+    ROW_ID_LIMIT,
+    ROW_TITLE_LIMIT,
+    TEXT_LIMIT,
+    build_messages,
+    button_message,
+    list_message,
+    shorten,
+    split_tail,
+    split_text,
+    text_message,
+)
 from channels.whatsapp.redelivery import RedisSeenMessages, SeenMessages
 
 __all__ = [
-    "BUTTON_BODY_LIMIT", "BUTTON_TITLE_LIMIT", "ELLIPSIS", "GRAPH_API_URL", "MAX_BUTTONS", "MAX_ROWS",
-    "MAX_WEBHOOK_BYTES", "ROW_DESCRIPTION_LIMIT", "ROW_ID_LIMIT", "ROW_TITLE_LIMIT", "TEXT_LIMIT",
-    "GraphClient", "Incoming", "MediaError", "MediaTooLarge", "RedisSeenMessages", "SeenMessages",
-    "WhatsAppInput", "WhatsAppOutput", "build_messages", "button_message", "list_message",
-    "parse_message", "parse_webhook", "sender_id_for", "sender_key", "shorten", "signature_ok",
-    "split_tail", "split_text", "text_message",
+    "BUTTON_BODY_LIMIT",
+    "BUTTON_TITLE_LIMIT",
+    "ELLIPSIS",
+    "GRAPH_API_URL",
+    "MAX_BUTTONS",
+    "MAX_ROWS",
+    "MAX_WEBHOOK_BYTES",
+    "ROW_DESCRIPTION_LIMIT",
+    "ROW_ID_LIMIT",
+    "ROW_TITLE_LIMIT",
+    "TEXT_LIMIT",
+    "GraphClient",
+    "Incoming",
+    "MediaError",
+    "MediaTooLarge",
+    "RedisSeenMessages",
+    "SeenMessages",
+    "WhatsAppInput",
+    "WhatsAppOutput",
+    "build_messages",
+    "button_message",
+    "list_message",
+    "parse_message",
+    "parse_webhook",
+    "sender_id_for",
+    "sender_key",
+    "shorten",
+    "signature_ok",
+    "split_tail",
+    "split_text",
+    "text_message",
 ]

@@ -1,9 +1,11 @@
 """The Graph API: sending messages (with retries) and downloading the files citizens send."""
+
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -31,9 +33,16 @@ class GraphClient:
     their status and Graph error code only, never with the message.
     """
 
-    def __init__(self, api_url: str, access_token: str, phone_number_id: str,
-                 timeout: float = 10.0, tries: int = 3, backoff: float = 0.5,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        access_token: str,
+        phone_number_id: str,
+        timeout: float = 10.0,
+        tries: int = 3,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.api_url = (api_url or GRAPH_API_URL).rstrip("/")
         self.phone_number_id = phone_number_id
         self.timeout = timeout
@@ -63,21 +72,23 @@ class GraphClient:
         host = (parts.hostname or "").lower()
         return parts.scheme == "https" and any(host.endswith(s) for s in MEDIA_HOST_SUFFIXES)
 
-    def _delay(self, attempt: int, reply: Optional[requests.Response]) -> float:
+    def _delay(self, attempt: int, reply: requests.Response | None) -> float:
         delay = self.backoff * 2 ** (attempt - 1)
         retry_after = reply.headers.get("Retry-After") if reply is not None else None
         if retry_after and retry_after.isdigit():
             delay = max(delay, min(float(retry_after), 10.0))
         return delay
 
-    def send(self, message: Dict[str, Any]) -> bool:
+    def send(self, message: dict[str, Any]) -> bool:
         """POST one message; True once the Graph API accepted it."""
         url = f"{self.api_url}/{self.phone_number_id}/messages"
         problem: Any = None
         for attempt in range(1, self.tries + 1):
             reply = None
             try:
-                reply = requests.post(url, json=message, headers=self._headers, timeout=self.timeout)
+                reply = requests.post(
+                    url, json=message, headers=self._headers, timeout=self.timeout
+                )
             except requests.ConnectionError as error:
                 problem = type(error).__name__
             except requests.RequestException as error:  # e.g. a read timeout: it may have gone out
@@ -91,16 +102,19 @@ class GraphClient:
                     logger.error("WhatsApp send refused: %s", problem)
                     return False
             if attempt < self.tries:
-                logger.warning("WhatsApp send failed (%s), try %d of %d", problem, attempt, self.tries)
+                logger.warning(
+                    "WhatsApp send failed (%s), try %d of %d", problem, attempt, self.tries
+                )
                 self.sleep(self._delay(attempt, reply))
         logger.error("WhatsApp send failed after %d tries: %s", self.tries, problem)
         return False
 
-    def download(self, media_id: str, max_bytes: int) -> Tuple[bytes, Optional[str]]:
+    def download(self, media_id: str, max_bytes: int) -> tuple[bytes, str | None]:
         """The bytes and MIME type of a received file; MediaTooLarge beyond ``max_bytes``."""
         try:
-            info = requests.get(f"{self.api_url}/{media_id}", headers=self._headers,
-                                timeout=self.timeout)
+            info = requests.get(
+                f"{self.api_url}/{media_id}", headers=self._headers, timeout=self.timeout
+            )
             if not info.ok:
                 raise MediaError(f"media info HTTP {info.status_code}")
             described = info.json()
@@ -108,8 +122,13 @@ class GraphClient:
                 raise MediaTooLarge()
             if not self.trusted_media_url(str(described["url"])):
                 raise MediaError("media URL outside the Graph API and Meta's media hosts")
-            with requests.get(described["url"], headers=self._headers, stream=True,
-                              allow_redirects=False, timeout=(self.timeout, 30)) as download:
+            with requests.get(
+                described["url"],
+                headers=self._headers,
+                stream=True,
+                allow_redirects=False,
+                timeout=(self.timeout, 30),
+            ) as download:
                 if not download.ok:
                     raise MediaError(f"media HTTP {download.status_code}")
                 content = bytearray()

@@ -1,10 +1,11 @@
 """What Meta posts to the webhook: the signature, the messages, the sender's hashed id."""
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from buzon import wiring
 
@@ -12,12 +13,12 @@ FILE_TYPES = ("image", "document")
 NOT_FILES = ("audio", "video", "sticker")
 
 
-def signature_ok(app_secret: str, body: bytes, header: Optional[str]) -> bool:
+def signature_ok(app_secret: str, body: bytes, header: str | None) -> bool:
     """Whether ``header`` is ``sha256=`` + the HMAC-SHA256 of the raw body."""
     if not app_secret or not header or not header.startswith("sha256="):
         return False
     expected = hmac.new(app_secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), header[len("sha256="):].strip().encode())
+    return hmac.compare_digest(expected.encode(), header[len("sha256=") :].strip().encode())
 
 
 def sender_id_for(key: bytes, wa_id: str) -> str:
@@ -38,12 +39,12 @@ class Incoming:
     message_id: str
     wa_id: str
     kind: str
-    text: Optional[str] = None
-    media_id: Optional[str] = None
-    file_name: Optional[str] = None
+    text: str | None = None
+    media_id: str | None = None
+    file_name: str | None = None
 
 
-def _reply_id(message: Dict[str, Any]) -> Optional[str]:
+def _reply_id(message: dict[str, Any]) -> str | None:
     interactive = message.get("interactive") or {}
     kind = interactive.get("type")
     if kind in ("button_reply", "list_reply"):
@@ -51,14 +52,14 @@ def _reply_id(message: Dict[str, Any]) -> Optional[str]:
     return None
 
 
-def _typed(text: Optional[str]) -> Optional[str]:
+def _typed(text: str | None) -> str | None:
     # Only buttons we sent may carry a Rasa payload ("/affirm"): a typed leading
     # slash is dropped so typing cannot inject intents or entities.
     cleaned = (text or "").strip().lstrip("/").strip()
     return cleaned or None
 
 
-def parse_message(message: Dict[str, Any]) -> Optional[Incoming]:
+def parse_message(message: dict[str, Any]) -> Incoming | None:
     """An :class:`Incoming` for a message the bot handles, else None."""
     kind, message_id, wa_id = message.get("type"), message.get("id"), message.get("from")
     if not message_id or not wa_id:
@@ -76,19 +77,20 @@ def parse_message(message: Dict[str, Any]) -> Optional[Incoming]:
         media = message.get(kind) or {}
         if not media.get("id"):
             return None
-        return Incoming(message_id, wa_id, kind, media_id=media["id"],
-                        file_name=media.get("filename"))
+        return Incoming(
+            message_id, wa_id, kind, media_id=media["id"], file_name=media.get("filename")
+        )
     if kind in NOT_FILES:  # files the evidence never accepts
         return Incoming(message_id, wa_id, kind)
     return None  # reactions, locations, contacts, system and unsupported messages
 
 
-def parse_webhook(payload: Dict[str, Any], phone_number_id: Optional[str] = None) -> List[Incoming]:
+def parse_webhook(payload: dict[str, Any], phone_number_id: str | None = None) -> list[Incoming]:
     """The messages of a webhook payload, in order; statuses and other fields ignored.
 
     With ``phone_number_id``, changes addressed to another business number are skipped.
     """
-    found: List[Incoming] = []
+    found: list[Incoming] = []
     for entry in payload.get("entry") or []:
         for change in entry.get("changes") or []:
             value = change.get("value") or {}

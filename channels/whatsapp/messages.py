@@ -1,8 +1,9 @@
 """The Cloud API messages for the bot's responses: text, reply buttons and lists
 within WhatsApp's limits (pure functions, no I/O)."""
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from buzon import messages as words
 
@@ -18,18 +19,39 @@ ROW_TITLE_LIMIT = 24
 ROW_DESCRIPTION_LIMIT = 72
 ROW_ID_LIMIT = 200
 # Words a shortened title should not end with ("Corregir provincia o…").
-_DANGLING = {"a", "al", "con", "de", "del", "e", "el", "en", "la", "las", "lo", "los",
-             "o", "para", "por", "u", "un", "una", "y"}
+_DANGLING = {
+    "a",
+    "al",
+    "con",
+    "de",
+    "del",
+    "e",
+    "el",
+    "en",
+    "la",
+    "las",
+    "lo",
+    "los",
+    "o",
+    "para",
+    "por",
+    "u",
+    "un",
+    "una",
+    "y",
+}
 ELLIPSIS = "…"
 
 
-def split_text(text: str, limit: int = TEXT_LIMIT) -> List[str]:
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     """Pieces of at most ``limit`` characters, cut at a paragraph, line or word."""
     pieces, rest = [], (text or "").strip()
     while len(rest) > limit:
-        window = rest[:limit + 1]
-        cut = next((at for at in (window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
-                    if at > 0), limit)
+        window = rest[: limit + 1]
+        cut = next(
+            (at for at in (window.rfind("\n\n"), window.rfind("\n"), window.rfind(" ")) if at > 0),
+            limit,
+        )
         pieces.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()
     if rest:
@@ -37,16 +59,17 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> List[str]:
     return pieces
 
 
-def split_tail(text: str, limit: int) -> Tuple[str, str]:
+def split_tail(text: str, limit: int) -> tuple[str, str]:
     """``(head, tail)``: the longest tail of at most ``limit`` characters that starts
     at a paragraph, line or word (the body of an interactive message)."""
     text = (text or "").strip()
     if len(text) <= limit:
         return "", text
     start = len(text) - limit
-    window = text[start - 1:]  # one character more: a boundary right at the cut counts
-    at = next((at for at in (window.find("\n\n"), window.find("\n"), window.find(" "))
-               if at >= 0), None)
+    window = text[start - 1 :]  # one character more: a boundary right at the cut counts
+    at = next(
+        (at for at in (window.find("\n\n"), window.find("\n"), window.find(" ")) if at >= 0), None
+    )
     cut = start if at is None else start - 1 + at
     return text[:cut].rstrip(), text[cut:].strip()
 
@@ -65,13 +88,13 @@ def shorten(title: str, limit: int) -> str:
         kept.pop()
     short = " ".join(kept).rstrip(",;:.-–— ")
     if not short:  # a single word longer than the limit
-        short = title[:limit - len(ELLIPSIS)].rstrip()
+        short = title[: limit - len(ELLIPSIS)].rstrip()
     return short + ELLIPSIS
 
 
-def _unique(titles: List[str], limit: int) -> List[str]:
+def _unique(titles: list[str], limit: int) -> list[str]:
     """WhatsApp refuses two equal titles in one message: number the repeats."""
-    seen: Dict[str, int] = {}
+    seen: dict[str, int] = {}
     unique = []
     for title in titles:
         count = seen.get(title, 0) + 1
@@ -83,53 +106,73 @@ def _unique(titles: List[str], limit: int) -> List[str]:
     return unique
 
 
-def _payload(button: Dict[str, Any]) -> str:
+def _payload(button: dict[str, Any]) -> str:
     return str(button.get("payload") or button.get("title") or "").strip()
 
 
-def text_message(wa_id: str, text: str) -> Dict[str, Any]:
-    return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": wa_id,
-            "type": "text", "text": {"preview_url": False, "body": text}}
+def text_message(wa_id: str, text: str) -> dict[str, Any]:
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": wa_id,
+        "type": "text",
+        "text": {"preview_url": False, "body": text},
+    }
 
 
-def _interactive(wa_id: str, interactive: Dict[str, Any]) -> Dict[str, Any]:
-    return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": wa_id,
-            "type": "interactive", "interactive": interactive}
+def _interactive(wa_id: str, interactive: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": wa_id,
+        "type": "interactive",
+        "interactive": interactive,
+    }
 
 
-def button_message(wa_id: str, body: str, buttons: List[Dict[str, Any]]) -> Dict[str, Any]:
+def button_message(wa_id: str, body: str, buttons: list[dict[str, Any]]) -> dict[str, Any]:
     """Interactive reply buttons (at most 3); each id carries the Rasa payload."""
-    titles = _unique([shorten(str(b.get("title", "")), BUTTON_TITLE_LIMIT) for b in buttons],
-                     BUTTON_TITLE_LIMIT)
-    return _interactive(wa_id, {
-        "type": "button",
-        "body": {"text": body},
-        "action": {"buttons": [
-            {"type": "reply", "reply": {"id": _payload(button), "title": title}}
-            for button, title in zip(buttons, titles)
-        ]},
-    })
+    titles = _unique(
+        [shorten(str(b.get("title", "")), BUTTON_TITLE_LIMIT) for b in buttons], BUTTON_TITLE_LIMIT
+    )
+    return _interactive(
+        wa_id,
+        {
+            "type": "button",
+            "body": {"text": body},
+            "action": {
+                "buttons": [
+                    {"type": "reply", "reply": {"id": _payload(button), "title": title}}
+                    for button, title in zip(buttons, titles, strict=False)
+                ]
+            },
+        },
+    )
 
 
-def list_message(wa_id: str, body: str, buttons: List[Dict[str, Any]]) -> Dict[str, Any]:
+def list_message(wa_id: str, body: str, buttons: list[dict[str, Any]]) -> dict[str, Any]:
     """An interactive list (at most 10 rows); a shortened title is whole in the description."""
     full = [" ".join(str(b.get("title", "")).split()) for b in buttons]
     titles = _unique([shorten(title, ROW_TITLE_LIMIT) for title in full], ROW_TITLE_LIMIT)
     rows = []
-    for button, title, whole in zip(buttons, titles, full):
+    for button, title, whole in zip(buttons, titles, full, strict=False):
         row = {"id": _payload(button), "title": title}
         if title != whole:
             row["description"] = shorten(whole, ROW_DESCRIPTION_LIMIT)
         rows.append(row)
-    return _interactive(wa_id, {
-        "type": "list",
-        "body": {"text": body},
-        "action": {"button": words.text("whatsapp_list_button"), "sections": [{"rows": rows}]},
-    })
+    return _interactive(
+        wa_id,
+        {
+            "type": "list",
+            "body": {"text": body},
+            "action": {"button": words.text("whatsapp_list_button"), "sections": [{"rows": rows}]},
+        },
+    )
 
 
-def build_messages(wa_id: str, text: str, buttons: Optional[List[Dict[str, Any]]] = None
-                   ) -> List[Dict[str, Any]]:
+def build_messages(
+    wa_id: str, text: str, buttons: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """The Cloud API messages for one bot response, in sending order.
 
     Text alone: text messages of at most 4096 characters. Up to 3 buttons:
@@ -156,9 +199,10 @@ def build_messages(wa_id: str, text: str, buttons: Optional[List[Dict[str, Any]]
     return messages + _numbered(wa_id, rest, len(shown) + 1)
 
 
-def _numbered(wa_id: str, buttons: List[Dict[str, Any]], first: int) -> List[Dict[str, Any]]:
+def _numbered(wa_id: str, buttons: list[dict[str, Any]], first: int) -> list[dict[str, Any]]:
     if not buttons:
         return []
-    lines = "\n".join(f"{first + n}. {' '.join(str(b.get('title', '')).split())}"
-                      for n, b in enumerate(buttons))
+    lines = "\n".join(
+        f"{first + n}. {' '.join(str(b.get('title', '')).split())}" for n, b in enumerate(buttons)
+    )
     return [text_message(wa_id, piece) for piece in split_text(lines)]

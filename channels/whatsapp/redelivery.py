@@ -1,10 +1,11 @@
 """Which WhatsApp messages were already processed, so a redelivery is processed once."""
+
 from __future__ import annotations
 
 import collections
 import hashlib
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 class SeenMessages:
@@ -17,13 +18,18 @@ class SeenMessages:
     (a TTL cache); :class:`RedisSeenMessages` is shared by every server.
     """
 
-    def __init__(self, ttl: float = 24 * 3600, max_entries: int = 50_000,
-                 clock: Callable[[], float] = time.monotonic, claim_ttl: float = 300) -> None:
+    def __init__(
+        self,
+        ttl: float = 24 * 3600,
+        max_entries: int = 50_000,
+        clock: Callable[[], float] = time.monotonic,
+        claim_ttl: float = 300,
+    ) -> None:
         self.ttl = ttl
         self.claim_ttl = claim_ttl
         self.max_entries = max_entries
         self.clock = clock
-        self._expiry: "collections.OrderedDict[str, float]" = collections.OrderedDict()
+        self._expiry: collections.OrderedDict[str, float] = collections.OrderedDict()
 
     def _expire(self) -> None:
         now = self.clock()
@@ -70,8 +76,9 @@ class RedisSeenMessages:
         return self.PREFIX + hashlib.sha256(message_id.encode()).hexdigest()
 
     def claim(self, message_id: str) -> bool:
-        return bool(self.redis.set(self._key(message_id), b"processing", nx=True,
-                                   ex=self.claim_ttl))
+        return bool(
+            self.redis.set(self._key(message_id), b"processing", nx=True, ex=self.claim_ttl)
+        )
 
     def done(self, message_id: str) -> None:
         self.redis.set(self._key(message_id), b"done", ex=self.ttl)

@@ -5,11 +5,12 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-30
 """
+
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004'
-down_revision = '0003'
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -24,8 +25,9 @@ RENAMED = {
 
 def _rename(mapping: dict) -> None:
     for old, new in mapping.items():
-        op.get_bind().execute(sa.text("UPDATE cases SET status = :new WHERE status = :old"),
-                              {"old": old, "new": new})
+        op.get_bind().execute(
+            sa.text("UPDATE cases SET status = :new WHERE status = :old"), {"old": old, "new": new}
+        )
 
 
 def upgrade() -> None:

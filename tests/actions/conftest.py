@@ -1,4 +1,5 @@
 """Fixtures for the action tests: the domain and the services on a test database."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,6 +7,7 @@ import pytest
 from actions import services
 from buzon import wiring
 from tests.actions.helpers import DOMAIN
+
 
 @pytest.fixture(scope="session")
 def domain():

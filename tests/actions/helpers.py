@@ -10,15 +10,17 @@ Every message an action sends is checked on the way: the response exists in
 ``domain.yml`` and every ``{variable}`` of its text is either passed by the
 action or a slot that is set, so Rasa can fill it.
 """
+
 from __future__ import annotations
 
 import asyncio
 import inspect
 import string
-from datetime import timedelta
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any
 
 import yaml
 from rasa_sdk import Tracker
@@ -32,13 +34,21 @@ from tests import synthetic
 ROOT = Path(__file__).resolve().parents[2]
 
 with (ROOT / "domain.yml").open(encoding="utf-8") as _handle:
-    DOMAIN: Dict[str, Any] = yaml.safe_load(_handle)
+    DOMAIN: dict[str, Any] = yaml.safe_load(_handle)
 
 SLOT_NAMES = tuple(DOMAIN["slots"])
 # What CollectingDispatcher.utter_message puts in every message; the rest are
 # the template variables the action passes.
-_MESSAGE_FIELDS = {"text", "buttons", "elements", "custom", "template", "response",
-                   "image", "attachment"}
+_MESSAGE_FIELDS = {
+    "text",
+    "buttons",
+    "elements",
+    "custom",
+    "template",
+    "response",
+    "image",
+    "attachment",
+}
 
 CEDULA = synthetic.cedula("171234567")
 # A complete, already validated case (synthetic data), as the form leaves it.
@@ -63,7 +73,7 @@ CASE = {
 }
 
 
-def slots(values: Optional[Dict[str, Any]] = None, **more: Any) -> Dict[str, Any]:
+def slots(values: dict[str, Any] | None = None, **more: Any) -> dict[str, Any]:
     """Every domain slot (and ``requested_slot``) empty, except ``values``."""
     filled = dict.fromkeys(SLOT_NAMES)
     filled["requested_slot"] = None
@@ -73,18 +83,18 @@ def slots(values: Optional[Dict[str, Any]] = None, **more: Any) -> Dict[str, Any
 
 
 def make_tracker(
-    slot_values: Optional[Dict[str, Any]] = None,
+    slot_values: dict[str, Any] | None = None,
     *,
     text: str = "",
-    intent: Optional[str] = None,
+    intent: str | None = None,
     confidence: float = 0.95,
-    ranking: Optional[List[Dict[str, Any]]] = None,
-    entities: Iterable[Dict[str, Any]] = (),
-    form: Optional[str] = None,
+    ranking: list[dict[str, Any]] | None = None,
+    entities: Iterable[dict[str, Any]] = (),
+    form: str | None = None,
     sender_id: str = "test-sender",
-    input_channel: Optional[str] = None,
-    history: Iterable[Dict[str, Any]] = (),
-    after_user: Iterable[Dict[str, Any]] = (),
+    input_channel: str | None = None,
+    history: Iterable[dict[str, Any]] = (),
+    after_user: Iterable[dict[str, Any]] = (),
 ) -> Tracker:
     """A tracker right after the user said ``text`` (classified as ``intent``).
 
@@ -123,37 +133,37 @@ def make_tracker(
 class Outcome:
     """What an action did: the slots before, its events and its messages."""
 
-    before: Dict[str, Any]
-    events: List[Dict[str, Any]]
-    messages: List[Dict[str, Any]]
+    before: dict[str, Any]
+    events: list[dict[str, Any]]
+    messages: list[dict[str, Any]]
 
     @property
-    def responses(self) -> List[str]:
+    def responses(self) -> list[str]:
         return [m["response"] for m in self.messages]
 
     @property
-    def changes(self) -> Dict[str, Any]:
+    def changes(self) -> dict[str, Any]:
         """Slot -> value for every SlotSet, the last one winning."""
         return {e["name"]: e["value"] for e in self.events if e.get("event") == "slot"}
 
     @property
-    def slots(self) -> Dict[str, Any]:
+    def slots(self) -> dict[str, Any]:
         """The slots once the events are applied."""
         return {**self.before, **self.changes}
 
-    def changed(self) -> Dict[str, Any]:
+    def changed(self) -> dict[str, Any]:
         """Only the slots whose value is different after the action."""
         after = self.slots
         return {k: after[k] for k in after if after[k] != self.before.get(k)}
 
-    def sent(self, response: str) -> Dict[str, Any]:
+    def sent(self, response: str) -> dict[str, Any]:
         """The one message with ``response``; fails when there is none or several."""
         found = [m for m in self.messages if m["response"] == response]
         assert len(found) == 1, f"{response} sent {len(found)} times: {self.responses}"
         return found[0]
 
 
-def passed_variables(message: Dict[str, Any]) -> Dict[str, Any]:
+def passed_variables(message: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in message.items() if k not in _MESSAGE_FIELDS}
 
 
@@ -167,7 +177,7 @@ def template_variables(response: str) -> set:
     return names
 
 
-def check_utterable(message: Dict[str, Any], slot_values: Dict[str, Any]) -> None:
+def check_utterable(message: dict[str, Any], slot_values: dict[str, Any]) -> None:
     """The response exists and Rasa has a value for each of its variables."""
     response = message["response"]
     assert response in DOMAIN["responses"], f"{response} is not in domain.yml"
@@ -192,10 +202,10 @@ def answer(
     slot: str,
     value: Any,
     *,
-    given: Optional[Dict[str, Any]] = None,
+    given: dict[str, Any] | None = None,
     intent: str = "inform",
-    entities: Iterable[Dict[str, Any]] = (),
-    text: Optional[str] = None,
+    entities: Iterable[dict[str, Any]] = (),
+    text: str | None = None,
     **tracker_options: Any,
 ) -> Outcome:
     """``value`` as the answer to the question for ``slot``, validated by the form.

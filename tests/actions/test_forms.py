@@ -4,6 +4,7 @@ Answers go through ``ValidateCaseForm().run`` / ``ValidateStatusForm().run`` the
 way Rasa calls them. A refusal must say why (one ``utter_invalid_<reason>``,
 with the values its text needs) and empty only the slot that was asked.
 """
+
 import json
 import re
 from datetime import datetime, timedelta
@@ -51,8 +52,11 @@ def without(mapping, *keys):
     return {k: v for k, v in mapping.items() if k not in keys}
 
 
-QUITO_IN_GUAYAS = {"canton_name": "Quito", "canton_province": "Pichincha",
-                   "province_name": "Guayas"}
+QUITO_IN_GUAYAS = {
+    "canton_name": "Quito",
+    "canton_province": "Pichincha",
+    "province_name": "Guayas",
+}
 WRONG_CHECK_DIGIT = CEDULA[:-1] + str((int(CEDULA[-1]) + 1) % 10)
 
 # slot, what the citizen typed, reason, values passed to the response, slots given
@@ -60,11 +64,13 @@ REFUSALS = [
     pytest.param("cedula", "   ", "cedula_empty", {}, {}, id="cedula_empty"),
     pytest.param("cedula", "17123456A5", "cedula_not_digits", {}, {}, id="cedula_not_digits"),
     pytest.param("cedula", "171234567", "cedula_length", {"length": 9}, {}, id="cedula_length"),
-    pytest.param("cedula", "2512345675", "cedula_province", {"province_code": "25"}, {},
-                 id="cedula_province"),
+    pytest.param(
+        "cedula", "2512345675", "cedula_province", {"province_code": "25"}, {}, id="cedula_province"
+    ),
     pytest.param("cedula", "1762345675", "cedula_third_digit", {}, {}, id="cedula_third_digit"),
-    pytest.param("cedula", WRONG_CHECK_DIGIT, "cedula_check_digit", {}, {},
-                 id="cedula_check_digit"),
+    pytest.param(
+        "cedula", WRONG_CHECK_DIGIT, "cedula_check_digit", {}, {}, id="cedula_check_digit"
+    ),
     pytest.param("phone", "  ", "phone_empty", {}, {}, id="phone_empty"),
     pytest.param("phone", "098 llamar tarde", "phone_not_digits", {}, {}, id="phone_not_digits"),
     pytest.param("phone", "394 5666", "phone_invalid", {}, {}, id="phone_invalid"),
@@ -72,27 +78,74 @@ REFUSALS = [
     pytest.param("email", " ", "email_empty", {}, {}, id="email_empty"),
     pytest.param("email", "maria.perez@example", "email_invalid", {}, {}, id="email_invalid"),
     pytest.param("province", "casa", "province_unknown", {}, {}, id="province_unknown"),
-    pytest.param("province", "Olmedo", "canton_ambiguous", {"options": "Loja, Manabí"}, {},
-                 id="province_canton_ambiguous"),
-    pytest.param("province", "Quito, Guayas", "canton_not_in_province", QUITO_IN_GUAYAS, {},
-                 id="province_canton_not_in_province"),
-    pytest.param("canton", "xyzzy", "canton_unknown", {},
-                 {"province": "Azuay", "province_code": "01"}, id="canton_unknown"),
-    pytest.param("canton", "Quito", "canton_not_in_province", QUITO_IN_GUAYAS, {},
-                 id="canton_not_in_province"),
+    pytest.param(
+        "province",
+        "Olmedo",
+        "canton_ambiguous",
+        {"options": "Loja, Manabí"},
+        {},
+        id="province_canton_ambiguous",
+    ),
+    pytest.param(
+        "province",
+        "Quito, Guayas",
+        "canton_not_in_province",
+        QUITO_IN_GUAYAS,
+        {},
+        id="province_canton_not_in_province",
+    ),
+    pytest.param(
+        "canton",
+        "xyzzy",
+        "canton_unknown",
+        {},
+        {"province": "Azuay", "province_code": "01"},
+        id="canton_unknown",
+    ),
+    pytest.param(
+        "canton",
+        "Quito",
+        "canton_not_in_province",
+        QUITO_IN_GUAYAS,
+        {},
+        id="canton_not_in_province",
+    ),
     pytest.param("address", "  ", "address_empty", {}, {}, id="address_empty"),
-    pytest.param("address", "Calle " + "larga " * 40 + "12", "address_too_long",
-                 {"max_chars": 200}, {}, id="address_too_long"),
-    pytest.param("address", "casa", "address_too_short", {"min_words": 2, "min_chars": 5}, {},
-                 id="address_too_short"),
+    pytest.param(
+        "address",
+        "Calle " + "larga " * 40 + "12",
+        "address_too_long",
+        {"max_chars": 200},
+        {},
+        id="address_too_long",
+    ),
+    pytest.param(
+        "address",
+        "casa",
+        "address_too_short",
+        {"min_words": 2, "min_chars": 5},
+        {},
+        id="address_too_short",
+    ),
     pytest.param("address", "N34-120 455", "address_no_street", {}, {}, id="address_no_street"),
-    pytest.param("address", "calle principal", "address_no_number", {}, {},
-                 id="address_no_number"),
+    pytest.param("address", "calle principal", "address_no_number", {}, {}, id="address_no_number"),
     pytest.param("description", "  ", "description_empty", {}, {}, id="description_empty"),
-    pytest.param("description", "me trataron mal", "description_too_short",
-                 {"min_words": 4, "min_chars": 20}, {}, id="description_too_short"),
-    pytest.param("description", "Esperé mucho tiempo. " * 250, "description_too_long",
-                 {"max_chars": 4000}, {}, id="description_too_long"),
+    pytest.param(
+        "description",
+        "me trataron mal",
+        "description_too_short",
+        {"min_words": 4, "min_chars": 20},
+        {},
+        id="description_too_short",
+    ),
+    pytest.param(
+        "description",
+        "Esperé mucho tiempo. " * 250,
+        "description_too_long",
+        {"max_chars": 4000},
+        {},
+        id="description_too_long",
+    ),
     pytest.param("consent", "quizás", "consent", {}, {}, id="consent"),
     pytest.param("category", "denuncia_coima", "category", {}, {}, id="category"),
     pytest.param("evidence", "tal vez", "evidence", {}, {}, id="evidence"),
@@ -124,8 +177,12 @@ def test_cedula_length_tells_how_many_digits_were_typed():
 
 def place(province, province_code, canton=None, canton_code=None):
     """The four slots an answer to the province question fills."""
-    return {"province": province, "province_code": province_code,
-            "canton": canton, "canton_code": canton_code}
+    return {
+        "province": province,
+        "province_code": province_code,
+        "canton": canton,
+        "canton_code": canton_code,
+    }
 
 
 # slot, what the citizen typed, the slots it fills, slots given
@@ -135,36 +192,95 @@ ACCEPTED = [
     pytest.param("phone", "098 765 4321", {"phone": "+593987654321"}, {}, id="mobile"),
     pytest.param("phone", "+593 98 765 4321", {"phone": "+593987654321"}, {}, id="mobile_e164"),
     pytest.param("phone", "(02) 394-5666", {"phone": "+59323945666"}, {}, id="landline"),
-    pytest.param("email", "  Maria.Perez@EXAMPLE.com ", {"email": "Maria.Perez@example.com"}, {},
-                 id="email_domain_lower_case"),
+    pytest.param(
+        "email",
+        "  Maria.Perez@EXAMPLE.com ",
+        {"email": "Maria.Perez@example.com"},
+        {},
+        id="email_domain_lower_case",
+    ),
     pytest.param("province", "pichincha", place("Pichincha", "17"), {}, id="province_name"),
     pytest.param("province", "manabi", place("Manabí", "13"), {}, id="province_without_accent"),
-    pytest.param("province", "los rios", place("Los Ríos", "12"), {},
-                 id="province_two_words_without_accent"),
-    pytest.param("province", "sto domingo", place("Santo Domingo de los Tsáchilas", "23"), {},
-                 id="province_abbreviated"),
-    pytest.param("province", "Durán", place("Guayas", "09", "Durán", "0907"), {},
-                 id="canton_alone_fills_both"),
-    pytest.param("province", "duran", place("Guayas", "09", "Durán", "0907"), {},
-                 id="canton_alone_without_accent"),
-    pytest.param("province", "GUAYAQUIL", place("Guayas", "09", "Guayaquil", "0901"),
-                 {"province": None, "canton": None}, id="canton_in_capitals"),
-    pytest.param("canton", "GUAYAQUIL", {"canton": "Guayaquil", "canton_code": "0901"},
-                 {"canton": None, "canton_code": None}, id="canton_capitals"),
-    pytest.param("canton", "sto domingo", {"canton": "Santo Domingo", "canton_code": "2301"},
-                 {"province": "Santo Domingo de los Tsáchilas", "province_code": "23"},
-                 id="canton_abbreviated"),
-    pytest.param("canton", "sangolqui", {"canton": "Rumiñahui", "canton_code": "1705"},
-                 {"province": "Pichincha", "province_code": "17"}, id="canton_other_name"),
-    pytest.param("canton", "cuenka", {"canton": "Cuenca", "canton_code": "0101"},
-                 {"province": "Azuay", "province_code": "01"}, id="canton_misspelt"),
-    pytest.param("address", "  Av.  Amazonas\nN34-120 y Atahualpa ",
-                 {"address": "Av. Amazonas N34-120 y Atahualpa"}, {}, id="address_cleaned"),
-    pytest.param("address", "calle Sucre s/n", {"address": "calle Sucre s/n"}, {},
-                 id="address_without_number"),
-    pytest.param("description", "  Me negaron la cita\n\n médica dos veces en el dispensario. ",
-                 {"description": "Me negaron la cita médica dos veces en el dispensario."}, {},
-                 id="description_cleaned"),
+    pytest.param(
+        "province", "los rios", place("Los Ríos", "12"), {}, id="province_two_words_without_accent"
+    ),
+    pytest.param(
+        "province",
+        "sto domingo",
+        place("Santo Domingo de los Tsáchilas", "23"),
+        {},
+        id="province_abbreviated",
+    ),
+    pytest.param(
+        "province",
+        "Durán",
+        place("Guayas", "09", "Durán", "0907"),
+        {},
+        id="canton_alone_fills_both",
+    ),
+    pytest.param(
+        "province",
+        "duran",
+        place("Guayas", "09", "Durán", "0907"),
+        {},
+        id="canton_alone_without_accent",
+    ),
+    pytest.param(
+        "province",
+        "GUAYAQUIL",
+        place("Guayas", "09", "Guayaquil", "0901"),
+        {"province": None, "canton": None},
+        id="canton_in_capitals",
+    ),
+    pytest.param(
+        "canton",
+        "GUAYAQUIL",
+        {"canton": "Guayaquil", "canton_code": "0901"},
+        {"canton": None, "canton_code": None},
+        id="canton_capitals",
+    ),
+    pytest.param(
+        "canton",
+        "sto domingo",
+        {"canton": "Santo Domingo", "canton_code": "2301"},
+        {"province": "Santo Domingo de los Tsáchilas", "province_code": "23"},
+        id="canton_abbreviated",
+    ),
+    pytest.param(
+        "canton",
+        "sangolqui",
+        {"canton": "Rumiñahui", "canton_code": "1705"},
+        {"province": "Pichincha", "province_code": "17"},
+        id="canton_other_name",
+    ),
+    pytest.param(
+        "canton",
+        "cuenka",
+        {"canton": "Cuenca", "canton_code": "0101"},
+        {"province": "Azuay", "province_code": "01"},
+        id="canton_misspelt",
+    ),
+    pytest.param(
+        "address",
+        "  Av.  Amazonas\nN34-120 y Atahualpa ",
+        {"address": "Av. Amazonas N34-120 y Atahualpa"},
+        {},
+        id="address_cleaned",
+    ),
+    pytest.param(
+        "address",
+        "calle Sucre s/n",
+        {"address": "calle Sucre s/n"},
+        {},
+        id="address_without_number",
+    ),
+    pytest.param(
+        "description",
+        "  Me negaron la cita\n\n médica dos veces en el dispensario. ",
+        {"description": "Me negaron la cita médica dos veces en el dispensario."},
+        {},
+        id="description_cleaned",
+    ),
 ]
 
 
@@ -182,7 +298,10 @@ def test_a_canton_of_another_province_is_refused_and_the_province_kept():
     outcome = case_answer("canton", "Quito")  # CASE lives in Guayas
     message = outcome.sent("utter_invalid_canton_not_in_province")
     assert (message["canton_name"], message["canton_province"], message["province_name"]) == (
-        "Quito", "Pichincha", "Guayas")
+        "Quito",
+        "Pichincha",
+        "Guayas",
+    )
     assert outcome.slots["canton"] is None
     assert (outcome.slots["province"], outcome.slots["province_code"]) == ("Guayas", "09")
 
@@ -190,7 +309,10 @@ def test_a_canton_of_another_province_is_refused_and_the_province_kept():
 def test_a_new_province_empties_the_canton_of_the_old_one():
     outcome = case_answer("province", "azuay")
     assert outcome.changed() == {
-        "province": "Azuay", "province_code": "01", "canton": None, "canton_code": None,
+        "province": "Azuay",
+        "province_code": "01",
+        "canton": None,
+        "canton_code": None,
         "failed_attempts": {},
     }
 
@@ -222,8 +344,9 @@ def test_failures_are_counted_per_field():
 
 @pytest.mark.parametrize("slot", sorted(TYPED_SLOTS - {"lookup_case_number", "lookup_key"}))
 def test_affirm_while_a_typed_field_is_asked_just_asks_again(slot):
-    outcome = case_answer(slot, "/affirm", intent="affirm",
-                   given={**CASE, "failed_attempts": {slot: 3, "consent": 1}})
+    outcome = case_answer(
+        slot, "/affirm", intent="affirm", given={**CASE, "failed_attempts": {slot: 3, "consent": 1}}
+    )
     assert outcome.responses == []
     assert outcome.changed() == {slot: None, "failed_attempts": {"consent": 1}}
 
@@ -258,7 +381,9 @@ def test_consent_refused_ends_the_form():
 
 
 def test_anything_else_than_yes_or_no_asks_for_consent_again():
-    outcome = case_answer("consent", "¿para qué quieren mis datos?", intent="out_of_scope", given={})
+    outcome = case_answer(
+        "consent", "¿para qué quieren mis datos?", intent="out_of_scope", given={}
+    )
     assert outcome.responses == ["utter_invalid_consent"]
     assert outcome.slots["consent"] is None
 
@@ -269,23 +394,33 @@ STORY = "En el hospital del IESS de Ambato me negaron la cita con el cardiólogo
 
 
 def test_no_es_todo_keeps_the_first_message_as_the_description():
-    outcome = case_answer("description", "No, es todo", intent="deny",
-                   given={**CASE, "description": None, "description_start": STORY})
+    outcome = case_answer(
+        "description",
+        "No, es todo",
+        intent="deny",
+        given={**CASE, "description": None, "description_start": STORY},
+    )
     assert outcome.responses == []
     assert outcome.slots["description"] == STORY
     assert outcome.slots["description_start"] is None
 
 
 def test_more_text_is_added_to_the_first_message():
-    outcome = case_answer("description", "Fue el lunes 16 de noviembre.",
-                   given={**CASE, "description": None, "description_start": STORY})
+    outcome = case_answer(
+        "description",
+        "Fue el lunes 16 de noviembre.",
+        given={**CASE, "description": None, "description_start": STORY},
+    )
     assert outcome.slots["description"] == f"{STORY} Fue el lunes 16 de noviembre."
     assert outcome.slots["description_start"] is None
 
 
 def test_a_too_short_description_is_refused_and_kept_to_add_to():
-    first = case_answer("description", "ayer",
-                 given={**CASE, "description": None, "description_start": "me gritaron"})
+    first = case_answer(
+        "description",
+        "ayer",
+        given={**CASE, "description": None, "description_start": "me gritaron"},
+    )
     assert first.responses == ["utter_invalid_description_too_short"]
     assert first.slots["description"] is None
     assert first.slots["description_start"] == "me gritaron ayer"
@@ -296,12 +431,18 @@ def test_a_too_short_description_is_refused_and_kept_to_add_to():
 
 def test_after_a_too_long_addition_the_citizen_can_still_finish_the_description():
     story = " ".join(["Esperé ocho horas en emergencias sin que nadie me atendiera."] * 45)
-    too_much = case_answer("description", "Además el guardia me gritó. " * 50,
-                    given={**CASE, "description": None, "description_start": story})
+    too_much = case_answer(
+        "description",
+        "Además el guardia me gritó. " * 50,
+        given={**CASE, "description": None, "description_start": story},
+    )
     assert too_much.responses == ["utter_invalid_description_too_long"]
     assert too_much.slots["description_start"] is None  # asked afresh for a summary
-    done = case_answer("description", "Esperé ocho horas en emergencias y el guardia me gritó.",
-                given=too_much.slots)
+    done = case_answer(
+        "description",
+        "Esperé ocho horas en emergencias y el guardia me gritó.",
+        given=too_much.slots,
+    )
     assert done.responses == []
     assert done.slots["description"].startswith("Esperé ocho horas")
 
@@ -312,34 +453,59 @@ NO_CATEGORY = {**CASE, "category": None, "category_label": None}
 
 
 def test_category_from_a_button_payload():
-    outcome = case_answer("category", '/inform{"category":"queja_maltrato"}', given=NO_CATEGORY,
-                   entities=[{"entity": "category", "value": "queja_maltrato"}])
+    outcome = case_answer(
+        "category",
+        '/inform{"category":"queja_maltrato"}',
+        given=NO_CATEGORY,
+        entities=[{"entity": "category", "value": "queja_maltrato"}],
+    )
     assert outcome.responses == []
     assert (outcome.slots["category"], outcome.slots["category_label"]) == (
-        "queja_maltrato", "maltrato del personal")
+        "queja_maltrato",
+        "maltrato del personal",
+    )
 
 
 def test_category_typed_in_words_is_taken_from_its_intent():
-    outcome = case_answer("category", "me hicieron esperar seis horas", intent="queja_tiempo_espera",
-                   given=NO_CATEGORY)
+    outcome = case_answer(
+        "category",
+        "me hicieron esperar seis horas",
+        intent="queja_tiempo_espera",
+        given=NO_CATEGORY,
+    )
     assert (outcome.slots["category"], outcome.slots["category_label"]) == (
-        "queja_tiempo_espera", "tiempos de espera prolongados")
+        "queja_tiempo_espera",
+        "tiempos de espera prolongados",
+    )
 
 
 def test_category_prefilled_by_the_classification_is_kept():
-    outcome = case_answer("category", "denuncia_coima", intent="affirm",
-                   given={**CASE, "case_kind": "denuncia", "category_label": None})
+    outcome = case_answer(
+        "category",
+        "denuncia_coima",
+        intent="affirm",
+        given={**CASE, "case_kind": "denuncia", "category_label": None},
+    )
     assert outcome.responses == []
     assert (outcome.slots["category"], outcome.slots["category_label"]) == (
-        "denuncia_coima", "pedido de dinero (coima)")
+        "denuncia_coima",
+        "pedido de dinero (coima)",
+    )
 
 
-@pytest.mark.parametrize("typed, intent, entities", [
-    pytest.param('/inform{"category":"denuncia_coima"}', "inform",
-                 [{"entity": "category", "value": "denuncia_coima"}], id="button"),
-    pytest.param("me pidieron plata por el turno", "denuncia_coima", [], id="typed"),
-    pytest.param("denuncia_cobro_indebido", "inform", [], id="prefilled"),
-])
+@pytest.mark.parametrize(
+    "typed, intent, entities",
+    [
+        pytest.param(
+            '/inform{"category":"denuncia_coima"}',
+            "inform",
+            [{"entity": "category", "value": "denuncia_coima"}],
+            id="button",
+        ),
+        pytest.param("me pidieron plata por el turno", "denuncia_coima", [], id="typed"),
+        pytest.param("denuncia_cobro_indebido", "inform", [], id="prefilled"),
+    ],
+)
 def test_a_category_of_the_other_kind_is_refused(typed, intent, entities):
     outcome = case_answer("category", typed, intent=intent, entities=entities, given=NO_CATEGORY)
     assert outcome.responses == ["utter_invalid_category"]
@@ -365,8 +531,12 @@ AWAITING = {**CASE, "evidence": None, "awaiting_evidence": True, "registration_i
 
 
 def test_a_stored_file_is_acknowledged_by_name_and_more_can_follow():
-    outcome = case_answer("evidence", '/inform{"evidence_file":"receta.pdf"}', given=AWAITING,
-                   entities=[{"entity": "evidence_file", "value": "receta.pdf"}])
+    outcome = case_answer(
+        "evidence",
+        '/inform{"evidence_file":"receta.pdf"}',
+        given=AWAITING,
+        entities=[{"entity": "evidence_file", "value": "receta.pdf"}],
+    )
     assert outcome.responses == ["utter_evidence_received"]
     assert outcome.messages[0]["file_name"] == "receta.pdf"
     assert outcome.slots["evidence"] is None and outcome.slots["awaiting_evidence"] is True
@@ -374,9 +544,12 @@ def test_a_stored_file_is_acknowledged_by_name_and_more_can_follow():
 
 @pytest.mark.parametrize("kind, limit", [("queja", 1), ("denuncia", 20)])
 def test_a_refused_file_says_why_with_the_limit_of_the_case_kind(kind, limit):
-    outcome = case_answer("evidence", '/inform{"evidence_error":"evidence_too_large"}',
-                   given={**AWAITING, "case_kind": kind},
-                   entities=[{"entity": "evidence_error", "value": "evidence_too_large"}])
+    outcome = case_answer(
+        "evidence",
+        '/inform{"evidence_error":"evidence_too_large"}',
+        given={**AWAITING, "case_kind": kind},
+        entities=[{"entity": "evidence_error", "value": "evidence_too_large"}],
+    )
     assert outcome.responses == ["utter_invalid_evidence_too_large"]
     assert outcome.messages[0]["limit_mb"] == limit
     assert outcome.slots["awaiting_evidence"] is True
@@ -385,14 +558,19 @@ def test_a_refused_file_says_why_with_the_limit_of_the_case_kind(kind, limit):
 def test_done_after_uploading_counts_the_files(live_services):
     from tests import synthetic_files
 
-    live_services.evidence().add("evidence-sender", "reg-1", "queja", "foto.png",
-                                 synthetic_files.png())
-    outcome = case_answer("evidence", "/affirm", intent="affirm", given=AWAITING, sender_id="evidence-sender")
+    live_services.evidence().add(
+        "evidence-sender", "reg-1", "queja", "foto.png", synthetic_files.png()
+    )
+    outcome = case_answer(
+        "evidence", "/affirm", intent="affirm", given=AWAITING, sender_id="evidence-sender"
+    )
     assert outcome.slots["evidence"] == "1" and outcome.slots["awaiting_evidence"] is None
 
 
 def test_done_without_any_file_means_no_evidence(live_services):
-    outcome = case_answer("evidence", "/affirm", intent="affirm", given=AWAITING, sender_id="nobody-sent")
+    outcome = case_answer(
+        "evidence", "/affirm", intent="affirm", given=AWAITING, sender_id="nobody-sent"
+    )
     assert outcome.slots["evidence"] == "0"
 
 
@@ -408,17 +586,23 @@ def test_confirming_the_summary():
 @pytest.mark.parametrize("correction", sorted(CORRECTIONS))
 def test_a_correction_empties_exactly_its_slots(correction):
     state = {**CASE, "description_start": "Me negaron el turno.", "awaiting_evidence": True}
-    outcome = case_answer("confirmation", f'/inform{{"correction":"{correction}"}}', given=state,
-                   entities=[{"entity": "correction", "value": correction}])
+    outcome = case_answer(
+        "confirmation",
+        f'/inform{{"correction":"{correction}"}}',
+        given=state,
+        entities=[{"entity": "correction", "value": correction}],
+    )
     assert outcome.responses == []
     assert outcome.changed() == dict.fromkeys(["confirmation", *CORRECTIONS[correction]])
 
 
 def test_correcting_the_province_also_empties_the_canton():
-    outcome = case_answer("confirmation", "/inform",
-                   entities=[{"entity": "correction", "value": "province"}])
+    outcome = case_answer(
+        "confirmation", "/inform", entities=[{"entity": "correction", "value": "province"}]
+    )
     assert [outcome.slots[s] for s in ("province", "province_code", "canton", "canton_code")] == [
-        None] * 4
+        None
+    ] * 4
 
 
 def test_no_at_the_summary_asks_what_to_correct():
@@ -430,11 +614,14 @@ def test_no_at_the_summary_asks_what_to_correct():
 # --- status form ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("typed, number", [
-    (" iess-q-2026-45 ", "IESS-Q-2026-000045"),
-    ("IESS_D_2026_000123", "IESS-D-2026-000123"),
-    ("IESS-Q-2026-000007", "IESS-Q-2026-000007"),
-])
+@pytest.mark.parametrize(
+    "typed, number",
+    [
+        (" iess-q-2026-45 ", "IESS-Q-2026-000045"),
+        ("IESS_D_2026_000123", "IESS-D-2026-000123"),
+        ("IESS-Q-2026-000007", "IESS-Q-2026-000007"),
+    ],
+)
 def test_case_number_is_normalised(typed, number):
     outcome = status_answer("lookup_case_number", typed)
     assert outcome.responses == []
@@ -445,15 +632,20 @@ def test_case_number_is_normalised(typed, number):
 def test_case_number_refused(typed):
     outcome = status_answer("lookup_case_number", typed, given={"lookup_key": "ABCD-2345-EFGH"})
     assert outcome.responses == ["utter_invalid_case_number"]
-    assert outcome.changed() == {"lookup_case_number": None,
-                                 "failed_attempts": {"lookup_case_number": 1}}
+    assert outcome.changed() == {
+        "lookup_case_number": None,
+        "failed_attempts": {"lookup_case_number": 1},
+    }
 
 
-@pytest.mark.parametrize("typed, key", [
-    ("abcd 2345 efgh", "ABCD-2345-EFGH"),
-    ("ABCD.2345.EFGO", "ABCD-2345-EFG0"),
-    ("abcd2345efgh", "ABCD-2345-EFGH"),
-])
+@pytest.mark.parametrize(
+    "typed, key",
+    [
+        ("abcd 2345 efgh", "ABCD-2345-EFGH"),
+        ("ABCD.2345.EFGO", "ABCD-2345-EFG0"),
+        ("abcd2345efgh", "ABCD-2345-EFGH"),
+    ],
+)
 def test_tracking_key_is_normalised(typed, key):
     number = "IESS-Q-2026-000045"
     outcome = status_answer("lookup_key", typed, given={"lookup_case_number": number})
@@ -469,12 +661,18 @@ def test_tracking_key_refused(typed):
 
 
 def test_the_status_form_counts_failures_and_offers_a_way_out_like_the_case_form():
-    outcome = status_answer("lookup_key", "abc", given={"lookup_case_number": "IESS-Q-2026-000045",
-                                                 "failed_attempts": {"lookup_key": 2}})
+    outcome = status_answer(
+        "lookup_key",
+        "abc",
+        given={"lookup_case_number": "IESS-Q-2026-000045", "failed_attempts": {"lookup_key": 2}},
+    )
     assert outcome.responses == ["utter_invalid_tracking_key", "utter_offer_continue_or_stop"]
-    again = status_answer("lookup_key", "/affirm", intent="affirm",
-                   given={"lookup_case_number": "IESS-Q-2026-000045",
-                          "failed_attempts": {"lookup_key": 3}})
+    again = status_answer(
+        "lookup_key",
+        "/affirm",
+        intent="affirm",
+        given={"lookup_case_number": "IESS-Q-2026-000045", "failed_attempts": {"lookup_key": 3}},
+    )
     assert again.changed() == {"lookup_key": None, "failed_attempts": {}}
 
 
@@ -500,10 +698,11 @@ def test_description_question_depends_on_what_was_already_told():
 @pytest.mark.parametrize("kind", ["queja", "denuncia"])
 def test_category_question_offers_the_categories_of_the_kind(kind):
     buttons = ask(AskCategory(), case_kind=kind).sent("utter_ask_category")["buttons"]
-    payloads = [json.loads(b["payload"][len("/inform"):]) for b in buttons]
+    payloads = [json.loads(b["payload"][len("/inform") :]) for b in buttons]
     assert payloads == [{"category": c} for c in routing.categories(kind)]
     assert [b["title"] for b in buttons] == [
-        routing.label_of(c).capitalize() for c in routing.categories(kind)]
+        routing.label_of(c).capitalize() for c in routing.categories(kind)
+    ]
 
 
 def test_confirmation_question_fills_the_whole_summary():
@@ -523,8 +722,11 @@ def test_confirmation_question_fills_the_whole_summary():
 def reasons_in_sources():
     """Every reason a validator can give, grepped from the sources."""
     found = set()
-    sources = [*sorted((ROOT / "buzon" / "validation").glob("*.py")),
-               ROOT / "buzon" / "territory.py", ROOT / "buzon" / "cases" / "numbering.py"]
+    sources = [
+        *sorted((ROOT / "buzon" / "validation").glob("*.py")),
+        ROOT / "buzon" / "territory.py",
+        ROOT / "buzon" / "cases" / "numbering.py",
+    ]
     for path in sources:
         code = path.read_text(encoding="utf-8")
         found |= set(re.findall(r"Invalid\(\s*['\"]([a-z_]+)['\"]", code))
@@ -544,8 +746,13 @@ def test_the_template_check_notices_a_missing_variable():
 
 def test_the_grep_finds_the_reasons():
     found = reasons_in_sources()
-    assert {"cedula_check_digit", "address_too_short", "canton_ambiguous", "consent",
-            "confirmation"} <= found
+    assert {
+        "cedula_check_digit",
+        "address_too_short",
+        "canton_ambiguous",
+        "consent",
+        "confirmation",
+    } <= found
 
 
 def test_every_reason_a_validator_can_give_has_a_response():
@@ -578,13 +785,21 @@ def test_every_form_question_can_be_asked_and_explained(form):
 
 
 def test_a_file_sent_while_another_question_is_open_is_not_taken_as_the_answer():
-    outcome = case_answer("phone", '/inform{"evidence_file":"foto.png"}', given={**CASE, "phone": None},
-                   entities=[{"entity": "evidence_file", "value": "foto.png"}])
+    outcome = case_answer(
+        "phone",
+        '/inform{"evidence_file":"foto.png"}',
+        given={**CASE, "phone": None},
+        entities=[{"entity": "evidence_file", "value": "foto.png"}],
+    )
     assert outcome.responses == ["utter_invalid_evidence_not_now"]
     assert outcome.slots["phone"] is None and outcome.slots["cedula"] == CASE["cedula"]
 
 
 def test_an_answer_the_nlu_reads_as_yes_is_still_validated_when_no_retry_was_offered():
-    outcome = case_answer("email", "afiliado.whatsapp@example.com", intent="affirm",
-                   given={**CASE, "email": None, "failed_attempts": {}})
+    outcome = case_answer(
+        "email",
+        "afiliado.whatsapp@example.com",
+        intent="affirm",
+        given={**CASE, "email": None, "failed_attempts": {}},
+    )
     assert outcome.slots["email"] == "afiliado.whatsapp@example.com"

@@ -1,4 +1,5 @@
 """Starting, classifying, finishing, cancelling and explaining a case registration."""
+
 import time
 from datetime import datetime
 
@@ -8,9 +9,9 @@ from actions.registration import (
     Cancel,
     ClassifyReport,
     DataOutsideForm,
-    HandleUnclear,
     ExplainStep,
     FinishCase,
+    HandleUnclear,
     RejectClassification,
     StartCase,
 )
@@ -38,7 +39,8 @@ def test_menu_choice_sets_the_kind_and_empties_stale_personal_data():
     assert outcome.slots["case_kind"] == "denuncia"
     kept = {"case_kind", "category", "category_label", "description_start", "registration_id"}
     assert {s: outcome.slots[s] for s in CASE_SLOTS if s not in kept} == dict.fromkeys(
-        s for s in CASE_SLOTS if s not in kept)
+        s for s in CASE_SLOTS if s not in kept
+    )
     assert len(outcome.slots["registration_id"]) == 32  # a new registration, a new id
 
 
@@ -47,8 +49,13 @@ def test_a_new_registration_discards_the_files_of_an_unfinished_one(live_service
 
     files = live_services.evidence()
     files.add("restarting", "old-reg", "queja", "foto.png", synthetic_files.png())
-    outcome = act(StartCase(), {"registration_id": "old-reg"}, intent="register_queja",
-                  text="/register_queja", sender_id="restarting")
+    outcome = act(
+        StartCase(),
+        {"registration_id": "old-reg"},
+        intent="register_queja",
+        text="/register_queja",
+        sender_id="restarting",
+    )
     assert outcome.slots["registration_id"] != "old-reg"
     assert files.pending("restarting", "old-reg") == []
 
@@ -59,10 +66,18 @@ def test_cancel_and_refused_consent_delete_the_files_sent(live_services):
     files = live_services.evidence()
     for sender in ("cancels", "refuses"):
         files.add(sender, "reg", "denuncia", "foto.png", synthetic_files.png())
-    act(Cancel(), {"registration_id": "reg", "case_kind": "denuncia"}, intent="cancel",
-        text="cancelar", sender_id="cancels")
-    finish({"case_kind": "denuncia", "consent": False, "registration_id": "reg"}, intent="deny",
-           sender_id="refuses")
+    act(
+        Cancel(),
+        {"registration_id": "reg", "case_kind": "denuncia"},
+        intent="cancel",
+        text="cancelar",
+        sender_id="cancels",
+    )
+    finish(
+        {"case_kind": "denuncia", "consent": False, "registration_id": "reg"},
+        intent="deny",
+        sender_id="refuses",
+    )
     assert files.pending("cancels", "reg") == [] and files.pending("refuses", "reg") == []
 
 
@@ -83,16 +98,24 @@ def test_a_forged_consent_is_asked_again(live_services):
 
 
 def test_start_keeps_a_category_of_the_same_kind_and_the_story_told():
-    told = {"case_kind": "queja", "category": "queja_turnos",
-            "category_label": "problemas con turnos o citas", "description_start": STORY}
+    told = {
+        "case_kind": "queja",
+        "category": "queja_turnos",
+        "category_label": "problemas con turnos o citas",
+        "description_start": STORY,
+    }
     outcome = act(StartCase(), told, intent="register_queja", text="/register_queja")
     assert outcome.responses == ["utter_start_queja"]
     assert {s: outcome.slots[s] for s in told} == told
 
 
 def test_start_drops_a_category_of_the_other_kind():
-    told = {"case_kind": "denuncia", "category": "denuncia_coima",
-            "category_label": "pedido de dinero (coima)", "description_start": STORY}
+    told = {
+        "case_kind": "denuncia",
+        "category": "denuncia_coima",
+        "category_label": "pedido de dinero (coima)",
+        "description_start": STORY,
+    }
     outcome = act(StartCase(), told, intent="register_queja", text="/register_queja")
     assert outcome.slots["case_kind"] == "queja"
     assert outcome.slots["category"] is None and outcome.slots["category_label"] is None
@@ -100,16 +123,21 @@ def test_start_drops_a_category_of_the_other_kind():
 
 
 def test_accepting_the_classification_starts_a_case_of_its_kind():
-    told = {"case_kind": "denuncia", "category": "denuncia_coima",
-            "category_label": "pedido de dinero (coima)", "description_start": STORY}
+    told = {
+        "case_kind": "denuncia",
+        "category": "denuncia_coima",
+        "category_label": "pedido de dinero (coima)",
+        "description_start": STORY,
+    }
     outcome = act(StartCase(), told, intent="affirm", text="sí")
     assert outcome.responses == ["utter_start_denuncia"]
     assert {s: outcome.slots[s] for s in told} == told
 
 
 def test_yes_to_an_unclear_classification_does_not_start_a_case_without_a_kind():
-    unclear = classify("queja_administrativa",
-                       [("queja_administrativa", 0.48), ("denuncia_coima", 0.41)])
+    unclear = classify(
+        "queja_administrativa", [("queja_administrativa", 0.48), ("denuncia_coima", 0.41)]
+    )
     assert asks_the_kind_by_followup(unclear)
     outcome = act(StartCase(), unclear.slots, intent="affirm", text="sí")
     asked_the_kind = "utter_ask_kind" in outcome.responses
@@ -121,16 +149,25 @@ def test_yes_to_an_unclear_classification_does_not_start_a_case_without_a_kind()
 
 def classify(intent, ranking, text=STORY):
     ranking = [{"name": name, "confidence": confidence} for name, confidence in ranking]
-    return act(ClassifyReport(), intent=intent, confidence=ranking[0]["confidence"],
-               ranking=ranking, text=text)
+    return act(
+        ClassifyReport(),
+        intent=intent,
+        confidence=ranking[0]["confidence"],
+        ranking=ranking,
+        text=text,
+    )
 
 
 def test_a_story_is_classified_and_the_guess_confirmed():
-    outcome = classify("queja_turnos", [("queja_turnos", 0.91), ("queja_tiempo_espera", 0.05),
-                                        ("denuncia_coima", 0.02)])
+    outcome = classify(
+        "queja_turnos",
+        [("queja_turnos", 0.91), ("queja_tiempo_espera", 0.05), ("denuncia_coima", 0.02)],
+    )
     message = outcome.sent("utter_confirm_classification")
     assert (message["kind_label"], message["category_label"]) == (
-        "queja", "problemas con turnos o citas")
+        "queja",
+        "problemas con turnos o citas",
+    )
     assert outcome.changes == {
         "description_start": STORY,
         "case_kind": "queja",
@@ -152,11 +189,17 @@ def test_two_close_categories_of_the_same_kind_are_not_unclear():
 
 
 def test_two_close_categories_of_different_kinds_ask_queja_or_denuncia():
-    outcome = classify("queja_administrativa",
-                       [("queja_administrativa", 0.48), ("denuncia_coima", 0.41), ("greet", 0.05)])
+    outcome = classify(
+        "queja_administrativa",
+        [("queja_administrativa", 0.48), ("denuncia_coima", 0.41), ("greet", 0.05)],
+    )
     assert asks_the_kind_by_followup(outcome)
-    assert outcome.changes == {"description_start": STORY, "case_kind": None, "category": None,
-                               "category_label": None}
+    assert outcome.changes == {
+        "description_start": STORY,
+        "case_kind": None,
+        "category": None,
+        "category_label": None,
+    }
 
 
 def test_different_kinds_far_apart_are_not_unclear():
@@ -166,14 +209,19 @@ def test_different_kinds_far_apart_are_not_unclear():
 
 
 def test_intents_that_are_not_categories_do_not_count_as_a_kind():
-    outcome = classify("queja_turnos", [("queja_turnos", 0.50), ("affirm", 0.45),
-                                        ("denuncia_coima", 0.25)])
+    outcome = classify(
+        "queja_turnos", [("queja_turnos", 0.50), ("affirm", 0.45), ("denuncia_coima", 0.25)]
+    )
     assert outcome.responses == ["utter_confirm_classification"]
 
 
 def test_rejecting_the_classification_keeps_the_story_and_asks_the_kind():
-    told = {"case_kind": "queja", "category": "queja_turnos",
-            "category_label": "problemas con turnos o citas", "description_start": STORY}
+    told = {
+        "case_kind": "queja",
+        "category": "queja_turnos",
+        "category_label": "problemas con turnos o citas",
+        "description_start": STORY,
+    }
     outcome = act(RejectClassification(), told, intent="deny", text="no")
     assert outcome.responses == ["utter_ask_kind"]
     assert outcome.changes == {"case_kind": None, "category": None, "category_label": None}
@@ -189,9 +237,14 @@ def finish(given, **options):
 
 
 def confirmed(kind="queja", category="queja_turnos"):
-    return {**CASE, "case_kind": kind, "category": category,
-            "category_label": routing.label_of(category), "confirmation": "yes",
-            "failed_attempts": {}}
+    return {
+        **CASE,
+        "case_kind": kind,
+        "category": category,
+        "category_label": routing.label_of(category),
+        "confirmation": "yes",
+        "failed_attempts": {},
+    }
 
 
 def wait_for_mail(services, number, seconds=10.0):
@@ -208,8 +261,9 @@ def wait_for_mail(services, number, seconds=10.0):
 
 
 def test_refused_consent_forgets_everything():
-    outcome = finish({"case_kind": "queja", "description_start": STORY, "consent": False},
-                     intent="deny")
+    outcome = finish(
+        {"case_kind": "queja", "description_start": STORY, "consent": False}, intent="deny"
+    )
     assert outcome.responses == ["utter_consent_refused"]
     assert outcome.changes == {**dict.fromkeys(CASE_SLOTS), FORGET: "consent_refused"}
 
@@ -219,12 +273,16 @@ def test_nothing_happens_before_the_summary_is_confirmed():
     assert outcome.responses == [] and outcome.events == []
 
 
-@pytest.mark.parametrize("kind, category, channel", [
-    ("queja", "queja_turnos", None),
-    ("denuncia", "denuncia_coima", "socketio"),
-])
+@pytest.mark.parametrize(
+    "kind, category, channel",
+    [
+        ("queja", "queja_turnos", None),
+        ("denuncia", "denuncia_coima", "socketio"),
+    ],
+)
 def test_a_confirmed_case_is_stored_and_its_number_and_key_given(
-        live_services, tmp_path, kind, category, channel):
+    live_services, tmp_path, kind, category, channel
+):
     outcome = finish(confirmed(kind, category), input_channel=channel)
 
     assert outcome.responses == ["utter_case_registered", f"utter_case_registered_{kind}_note"]
@@ -249,8 +307,9 @@ def test_a_confirmed_case_is_stored_and_its_number_and_key_given(
     assert told["tracking_key"] in mail.get_content()
 
 
-def test_a_store_failure_keeps_the_data_and_returns_to_the_form(live_services, tmp_path,
-                                                                monkeypatch, caplog):
+def test_a_store_failure_keeps_the_data_and_returns_to_the_form(
+    live_services, tmp_path, monkeypatch, caplog
+):
     def broken(self, draft):
         raise RuntimeError(f"connection lost while storing {draft.cedula}")
 
@@ -258,7 +317,8 @@ def test_a_store_failure_keeps_the_data_and_returns_to_the_form(live_services, t
     outcome = finish(confirmed())
     assert outcome.responses == ["utter_case_not_registered"]
     assert {"event": "followup", "name": "case_form"} in [
-        {k: e[k] for k in ("event", "name")} for e in outcome.events if e["event"] == "followup"]
+        {k: e[k] for k in ("event", "name")} for e in outcome.events if e["event"] == "followup"
+    ]
     assert outcome.changes == {"confirmation": None}
     assert {s: outcome.slots[s] for s in CASE} == CASE
     assert CEDULA not in caplog.text  # only the kind of error is logged
@@ -272,17 +332,23 @@ def cancel(given=None, **options):
     return act(Cancel(), given, intent="cancel", text="cancelar", **options)
 
 
-DEACTIVATED = [{"event": "action", "name": "action_deactivate_loop"},
-               {"event": "active_loop", "name": None}]
+DEACTIVATED = [
+    {"event": "action", "name": "action_deactivate_loop"},
+    {"event": "active_loop", "name": None},
+]
 
 
-@pytest.mark.parametrize("given, after_user", [
-    pytest.param({"case_kind": "queja", "consent": True, "cedula": CEDULA}, DEACTIVATED,
-                 id="case_data"),
-    pytest.param({"description_start": STORY}, [], id="story_told"),
-    pytest.param({"lookup_case_number": "IESS-Q-2026-000045"}, [], id="lookup"),
-    pytest.param({}, DEACTIVATED, id="form_just_started"),
-])
+@pytest.mark.parametrize(
+    "given, after_user",
+    [
+        pytest.param(
+            {"case_kind": "queja", "consent": True, "cedula": CEDULA}, DEACTIVATED, id="case_data"
+        ),
+        pytest.param({"description_start": STORY}, [], id="story_told"),
+        pytest.param({"lookup_case_number": "IESS-Q-2026-000045"}, [], id="lookup"),
+        pytest.param({}, DEACTIVATED, id="form_just_started"),
+    ],
+)
 def test_cancel_with_something_in_progress_discards_it(given, after_user):
     outcome = cancel(given, after_user=after_user)
     assert outcome.responses == ["utter_case_discarded"]
@@ -296,8 +362,10 @@ def test_cancel_with_nothing_in_progress_says_so():
 
 # --- action_explain_step -----------------------------------------------------------
 
-FORM_SLOTS = [*DOMAIN["forms"]["case_form"]["required_slots"],
-              *DOMAIN["forms"]["status_form"]["required_slots"]]
+FORM_SLOTS = [
+    *DOMAIN["forms"]["case_form"]["required_slots"],
+    *DOMAIN["forms"]["status_form"]["required_slots"],
+]
 
 
 @pytest.mark.parametrize("slot", FORM_SLOTS)
@@ -318,18 +386,27 @@ def test_help_with_no_question_to_explain_says_what_can_be_reported(requested):
 
 def unclear_message(ranking, text=STORY):
     ranking = [{"name": name, "confidence": confidence} for name, confidence in ranking]
-    return act(HandleUnclear(), intent="nlu_fallback", confidence=ranking[0]["confidence"],
-               ranking=ranking, text=text)
+    return act(
+        HandleUnclear(),
+        intent="nlu_fallback",
+        confidence=ranking[0]["confidence"],
+        ranking=ranking,
+        text=text,
+    )
 
 
 def test_an_unsure_story_asks_queja_or_denuncia_and_keeps_the_story():
-    outcome = unclear_message([("nlu_fallback", 0.4), ("denuncia_coima", 0.35), ("queja_turnos", 0.3)])
+    outcome = unclear_message(
+        [("nlu_fallback", 0.4), ("denuncia_coima", 0.35), ("queja_turnos", 0.3)]
+    )
     assert outcome.responses == ["utter_kind_or_family_unclear"]
     assert outcome.changes == {"description_start": STORY}
 
 
 def test_an_unsure_request_to_register_asks_the_kind():
-    outcome = unclear_message([("nlu_fallback", 0.4), ("register_queja", 0.33)], text="quiero reportar")
+    outcome = unclear_message(
+        [("nlu_fallback", 0.4), ("register_queja", 0.33)], text="quiero reportar"
+    )
     assert outcome.responses == ["utter_kind_or_family_unclear"]
     assert outcome.changes == {}
 
@@ -340,8 +417,12 @@ def test_an_unsure_message_about_something_else_gets_the_menu():
 
 
 def test_a_file_sent_when_nothing_asked_for_it_is_explained():
-    outcome = act(DataOutsideForm(), intent="inform", text='/inform{"evidence_error":"evidence_not_now"}',
-                  entities=[{"entity": "evidence_error", "value": "evidence_not_now"}])
+    outcome = act(
+        DataOutsideForm(),
+        intent="inform",
+        text='/inform{"evidence_error":"evidence_not_now"}',
+        entities=[{"entity": "evidence_error", "value": "evidence_not_now"}],
+    )
     assert outcome.responses == ["utter_invalid_evidence_not_now", "utter_menu"]
 
 

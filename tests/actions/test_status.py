@@ -1,4 +1,5 @@
 """action_check_status: a case's status for the right number and key only, throttled."""
+
 import re
 import uuid
 from datetime import datetime
@@ -24,8 +25,19 @@ def sender():
 @pytest.fixture()
 def registration(live_services):
     draft = CaseDraft(
-        **{k: CASE[k] for k in ("cedula", "phone", "email", "province_code", "canton_code",
-                                "address", "description", "consent_version")},
+        **{
+            k: CASE[k]
+            for k in (
+                "cedula",
+                "phone",
+                "email",
+                "province_code",
+                "canton_code",
+                "address",
+                "description",
+                "consent_version",
+            )
+        },
         kind=CASE["case_kind"],
         category=CASE["category"],
         channel="rest",
@@ -72,11 +84,13 @@ def test_a_success_clears_the_failure_count(registration, sender):
     for _ in range(2):
         check(sender, UNKNOWN_NUMBER, WRONG_KEY)
     assert check(sender, registration.number, registration.tracking_key).responses == [
-        "utter_case_status"]
+        "utter_case_status"
+    ]
     for _ in range(2):
         check(sender, UNKNOWN_NUMBER, WRONG_KEY)
     assert check(sender, registration.number, registration.tracking_key).responses == [
-        "utter_case_status"]
+        "utter_case_status"
+    ]
 
 
 def test_one_senders_failures_do_not_make_another_wait(registration, sender):

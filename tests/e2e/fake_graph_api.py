@@ -6,14 +6,15 @@ gives ``{"url": ...}``, then ``GET /media/<media_id>`` gives the bytes), checks
 the bearer token on every call, and can be told to fail the next sends with
 500 or 429 to exercise the retries.
 """
+
 from __future__ import annotations
 
 import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Dict, List, Tuple
 
 VERSION = "v21.0"
 
@@ -22,12 +23,12 @@ class FakeGraphApi:
     def __init__(self, access_token: str, phone_number_id: str) -> None:
         self.access_token = access_token
         self.phone_number_id = phone_number_id
-        self.messages: List[dict] = []  # accepted sends, in order
+        self.messages: list[dict] = []  # accepted sends, in order
         self.attempts = 0  # every POST to /messages, failed ones included
         self.unauthorized = 0
-        self.media: Dict[str, Tuple[bytes, str]] = {}
-        self.downloads: List[str] = []
-        self._failures: List[int] = []
+        self.media: dict[str, tuple[bytes, str]] = {}
+        self.downloads: list[str] = []
+        self._failures: list[int] = []
         self._lock = threading.Lock()
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -39,7 +40,7 @@ class FakeGraphApi:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/{VERSION}"
 
-    def start(self) -> "FakeGraphApi":
+    def start(self) -> FakeGraphApi:
         self._thread.start()
         return self
 
@@ -55,12 +56,18 @@ class FakeGraphApi:
         with self._lock:
             self._failures.extend([status] * times)
 
-    def sent_to(self, wa_id: str) -> List[dict]:
+    def sent_to(self, wa_id: str) -> list[dict]:
         with self._lock:
             return [m for m in self.messages if m.get("to") == wa_id]
 
-    def wait_for(self, wa_id: str, start: int, done: Callable[[List[dict]], bool],
-                 seconds: float = 90, settle: float = 0.5) -> List[dict]:
+    def wait_for(
+        self,
+        wa_id: str,
+        start: int,
+        done: Callable[[list[dict]], bool],
+        seconds: float = 90,
+        settle: float = 0.5,
+    ) -> list[dict]:
         """The messages to ``wa_id`` after the first ``start`` ones, once ``done(new)``.
 
         Waits ``settle`` seconds more so that the rest of the same answer arrives too.
@@ -72,7 +79,9 @@ class FakeGraphApi:
                 time.sleep(settle)
                 return self.sent_to(wa_id)[start:]
             time.sleep(0.1)
-        raise AssertionError(f"no expected answer within {seconds}s; got {self.sent_to(wa_id)[start:]}")
+        raise AssertionError(
+            f"no expected answer within {seconds}s; got {self.sent_to(wa_id)[start:]}"
+        )
 
     def _handler(self):
         fake = self
@@ -113,29 +122,44 @@ class FakeGraphApi:
                         message = json.loads(body)
                         fake.messages.append(message)
                 if failure is not None:
-                    return self._json(failure, {"error": {"message": "try later", "code": 4 if failure == 429 else 1}})
-                self._json(200, {"messaging_product": "whatsapp",
-                                 "contacts": [{"input": message.get("to"), "wa_id": message.get("to")}],
-                                 "messages": [{"id": f"wamid.out{len(fake.messages)}"}]})
+                    return self._json(
+                        failure,
+                        {"error": {"message": "try later", "code": 4 if failure == 429 else 1}},
+                    )
+                self._json(
+                    200,
+                    {
+                        "messaging_product": "whatsapp",
+                        "contacts": [{"input": message.get("to"), "wa_id": message.get("to")}],
+                        "messages": [{"id": f"wamid.out{len(fake.messages)}"}],
+                    },
+                )
 
             def do_GET(self):
                 if not self._authorized():
                     return
                 if self.path.startswith("/media/"):
-                    media_id = self.path[len("/media/"):]
+                    media_id = self.path[len("/media/") :]
                     if media_id not in fake.media:
                         return self._json(404, {"error": {"message": "no media", "code": 100}})
                     with fake._lock:
                         fake.downloads.append(media_id)
                     content, mime_type = fake.media[media_id]
                     return self._reply(200, content, mime_type)
-                media_id = self.path[len(f"/{VERSION}/"):]
+                media_id = self.path[len(f"/{VERSION}/") :]
                 if not self.path.startswith(f"/{VERSION}/") or media_id not in fake.media:
                     return self._json(404, {"error": {"message": "no media", "code": 100}})
                 content, mime_type = fake.media[media_id]
-                self._json(200, {"messaging_product": "whatsapp", "id": media_id,
-                                 "url": f"http://127.0.0.1:{fake.port}/media/{media_id}",
-                                 "mime_type": mime_type, "file_size": len(content),
-                                 "sha256": "not-checked"})
+                self._json(
+                    200,
+                    {
+                        "messaging_product": "whatsapp",
+                        "id": media_id,
+                        "url": f"http://127.0.0.1:{fake.port}/media/{media_id}",
+                        "mime_type": mime_type,
+                        "file_size": len(content),
+                        "sha256": "not-checked",
+                    },
+                )
 
         return Handler

@@ -1,4 +1,5 @@
 """Starts the real action server and Rasa server as subprocesses for a test."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,13 @@ tracker_store:
   dialect: sqlite
   db: %s
 """
-WHATSAPP_VARS = ("WHATSAPP_VERIFY_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_ACCESS_TOKEN",
-                 "WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_API_URL")
+WHATSAPP_VARS = (
+    "WHATSAPP_VERIFY_TOKEN",
+    "WHATSAPP_APP_SECRET",
+    "WHATSAPP_ACCESS_TOKEN",
+    "WHATSAPP_PHONE_NUMBER_ID",
+    "WHATSAPP_API_URL",
+)
 
 
 def free_port() -> int:
@@ -56,8 +62,9 @@ def wait_for_model(url: str, process: subprocess.Popen, log: Path, seconds: floa
         if process.poll() is not None:
             raise RuntimeError(f"{url} died:\n{log.read_text()[-3000:]}")
         try:
-            answer = requests.post(f"{url}/webhooks/web/upload", timeout=2,
-                                   files={"sender": (None, "0" * 40)})
+            answer = requests.post(
+                f"{url}/webhooks/web/upload", timeout=2, files={"sender": (None, "0" * 40)}
+            )
             if answer.status_code != 503:
                 return
         except requests.RequestException:
@@ -73,14 +80,27 @@ class Bot:
     read a conversation; ``scripts/run.sh`` and the production profile leave it off.
     """
 
-    def __init__(self, workdir: Path, env: dict, endpoints: str, credentials: Path = None,
-                 api: bool = True, debug: bool = False):
+    def __init__(
+        self,
+        workdir: Path,
+        env: dict,
+        endpoints: str,
+        credentials: Path = None,
+        api: bool = True,
+        debug: bool = False,
+    ):
         self.workdir = workdir
         self.credentials = str(credentials or ROOT / "credentials.yml")
         whatsapp_off = dict.fromkeys(WHATSAPP_VARS, "")  # credentials.yml reads them
-        self.env = {**whatsapp_off, **os.environ, "RASA_TELEMETRY_ENABLED": "false",
-                    "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-                    "PYTHONPATH": str(ROOT), **env}
+        self.env = {
+            **whatsapp_off,
+            **os.environ,
+            "RASA_TELEMETRY_ENABLED": "false",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            "PYTHONPATH": str(ROOT),
+            **env,
+        }
         self.actions_port = free_port()
         self.rasa_port = free_port()
         self.endpoints = workdir / "endpoints.yml"
@@ -93,15 +113,27 @@ class Bot:
     def _start(self, name: str, args: list) -> subprocess.Popen:
         log = self.workdir / f"{name}.log"
         self.logs[name] = log
-        process = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log.open("w"),
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            args, cwd=ROOT, env=self.env, stdout=log.open("w"), stderr=subprocess.STDOUT
+        )
         self.processes.append(process)
         return process
 
     def start_actions(self) -> subprocess.Popen:
         debug = ["--debug"] if self.debug else []
-        return self._start("actions", [RASA, "run", "actions", "--port", str(self.actions_port),
-                                       "--actions", "actions", *debug])
+        return self._start(
+            "actions",
+            [
+                RASA,
+                "run",
+                "actions",
+                "--port",
+                str(self.actions_port),
+                "--actions",
+                "actions",
+                *debug,
+            ],
+        )
 
     def stop_actions(self) -> None:
         """Stop the action server only (the Rasa server stays)."""
@@ -114,23 +146,44 @@ class Bot:
         self.logs["actions-before-restart"] = self.logs["actions"]
         self.logs["actions"] = self.workdir / "actions-restarted.log"
         log = self.logs["actions"]
-        process = subprocess.Popen([RASA, "run", "actions", "--port", str(self.actions_port),
-                                    "--actions", "actions"], cwd=ROOT, env=self.env,
-                                   stdout=log.open("w"), stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [RASA, "run", "actions", "--port", str(self.actions_port), "--actions", "actions"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
         self.processes.append(process)
         wait_for(f"http://127.0.0.1:{self.actions_port}/health", process, log)
 
-    def start(self) -> "Bot":
+    def start(self) -> Bot:
         actions = self.start_actions()
         api = ["--enable-api", "--auth-token", self.api_token] if self.api_token else []
         api += ["--debug"] if self.debug else []
-        rasa = self._start("rasa", [RASA, "run", "--model", str(MODEL), "--endpoints",
-                                    str(self.endpoints), "--credentials", self.credentials,
-                                    "--interface", "127.0.0.1", "--port", str(self.rasa_port),
-                                    *api])
+        rasa = self._start(
+            "rasa",
+            [
+                RASA,
+                "run",
+                "--model",
+                str(MODEL),
+                "--endpoints",
+                str(self.endpoints),
+                "--credentials",
+                self.credentials,
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(self.rasa_port),
+                *api,
+            ],
+        )
         wait_for(f"http://127.0.0.1:{self.actions_port}/health", actions, self.logs["actions"])
-        ready = (f"{self.url}/status?token={self.api_token}" if self.api_token
-                 else f"{self.url}/webhooks/web/")
+        ready = (
+            f"{self.url}/status?token={self.api_token}"
+            if self.api_token
+            else f"{self.url}/webhooks/web/"
+        )
         wait_for(ready, rasa, self.logs["rasa"])
         if not self.api_token:
             wait_for_model(self.url, rasa, self.logs["rasa"])
@@ -150,14 +203,20 @@ class Bot:
                 process.kill()
 
     def say(self, sender: str, message: str) -> list:
-        reply = requests.post(f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/webhook",
-                              json={"sender": sender, "message": message}, timeout=60)
+        reply = requests.post(
+            f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+            timeout=60,
+        )
         reply.raise_for_status()
         return reply.json()
 
     def tracker(self, sender: str) -> dict:
-        reply = requests.get(f"http://127.0.0.1:{self.rasa_port}/conversations/{sender}/tracker",
-                             params={"token": self.api_token}, timeout=30)
+        reply = requests.get(
+            f"http://127.0.0.1:{self.rasa_port}/conversations/{sender}/tracker",
+            params={"token": self.api_token},
+            timeout=30,
+        )
         reply.raise_for_status()
         return reply.json()
 

@@ -5,6 +5,7 @@ text) and action server on the embedded profile; the HTTP API on behind a token
 so the tests can read conversations, as an operator could. Each test tries a
 door an attacker or a confused citizen would try, and checks the refusal.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,7 @@ from sqlalchemy import text
 from buzon import crypto, db
 from buzon.cases.store import CaseStore
 from tests import synthetic
-from tests.e2e.servers import Bot, EMBEDDED_ENDPOINTS, texts
+from tests.e2e.servers import EMBEDDED_ENDPOINTS, Bot, texts
 
 pytestmark = pytest.mark.e2e
 
@@ -36,9 +37,14 @@ def bot(tmp_path_factory, module_smtp_server):
     host, port, mailbox = module_smtp_server
     tmp_path = tmp_path_factory.mktemp("confidential")
     key = Fernet.generate_key().decode()
-    env = {"BUZON_VAR_DIR": str(tmp_path / "var"), "CASE_ENCRYPTION_KEY": key,
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'cases.db'}", "SMTP_HOST": host,
-           "SMTP_PORT": str(port), "SMTP_SECURITY": "none"}
+    env = {
+        "BUZON_VAR_DIR": str(tmp_path / "var"),
+        "CASE_ENCRYPTION_KEY": key,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cases.db'}",
+        "SMTP_HOST": host,
+        "SMTP_PORT": str(port),
+        "SMTP_SECURITY": "none",
+    }
     db.migrate(env["DATABASE_URL"])
     server = Bot(tmp_path, env, EMBEDDED_ENDPOINTS % (tmp_path / "tracker.db"), debug=True)
     server.mailbox = mailbox
@@ -59,8 +65,15 @@ def to_consent(bot, who) -> None:
 
 
 def from_cedula_to_evidence(bot, who, story=STORY) -> None:
-    for answer in (CEDULA, PHONE, EMAIL, "duran", ADDRESS, story,
-                   '/inform{"category":"denuncia_coima"}'):
+    for answer in (
+        CEDULA,
+        PHONE,
+        EMAIL,
+        "duran",
+        ADDRESS,
+        story,
+        '/inform{"category":"denuncia_coima"}',
+    ):
         bot.say(who, answer)
 
 
@@ -74,61 +87,101 @@ def to_summary(bot, who, story=STORY) -> str:
 def stored_events(bot, who) -> str:
     """Everything the tracker store holds of a conversation, decrypted."""
     with db.make_engine(bot.tracker_url).connect() as connection:
-        rows = connection.execute(text("SELECT data FROM events WHERE sender_id = :s"),
-                                  {"s": who}).scalars().all()
+        rows = (
+            connection.execute(text("SELECT data FROM events WHERE sender_id = :s"), {"s": who})
+            .scalars()
+            .all()
+        )
     return "\n".join(bot.cipher.decrypt(row) for row in rows)
 
 
 # --- the HTTP API --------------------------------------------------------------------
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", "/conversations/{who}/tracker"),
-    ("POST", "/conversations/{who}/tracker/events"),
-    ("DELETE", "/model"),
-    ("PUT", "/model"),
-    ("POST", "/model/parse"),
-    ("GET", "/status"),
-])
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/conversations/{who}/tracker"),
+        ("POST", "/conversations/{who}/tracker/events"),
+        ("DELETE", "/model"),
+        ("PUT", "/model"),
+        ("POST", "/model/parse"),
+        ("GET", "/status"),
+    ],
+)
 def test_the_api_needs_its_token(bot, method, path):
     who = sender()
     bot.say(who, "hola")
     url = bot.url + path.format(who=who)
     for params in ({}, {"token": "not-the-token"}):
-        answer = requests.request(method, url, params=params, json={}, timeout=30,
-                                  headers={"Origin": "https://evil.example"})
+        answer = requests.request(
+            method,
+            url,
+            params=params,
+            json={},
+            timeout=30,
+            headers={"Origin": "https://evil.example"},
+        )
         assert answer.status_code == 401, (method, path, answer.status_code)
         assert "access-control-allow-origin" not in {k.lower() for k in answer.headers}
     assert "Hola" in texts(bot.say(who, "hola")), "the model is still there"
 
 
 def test_no_page_of_another_site_may_read_an_answer(bot):
-    answer = requests.options(f"{bot.url}/webhooks/rest/webhook", timeout=10, headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    answer = requests.options(
+        f"{bot.url}/webhooks/rest/webhook",
+        timeout=10,
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
     assert "access-control-allow-origin" not in {k.lower() for k in answer.headers}
 
 
 # --- the action server ------------------------------------------------------------------
 
+
 def test_a_forged_tracker_sent_to_the_action_server_registers_nothing(bot):
     forged_cedula = "' OR 1=1 --"
-    slots = {"case_kind": "denuncia", "category": "denuncia_coima", "consent": True,
-             "consent_version": "forjada", "consent_at": "2026-11-30T10:00:00",
-             "cedula": forged_cedula, "phone": "+593981112233", "email": "atacante@example.com",
-             "province": "X", "province_code": "99", "canton": "Y", "canton_code": "9901",
-             "address": "calle 1 y 2", "description": "una descripción cualquiera de prueba",
-             "evidence": "ninguna", "confirmation": "yes", "registration_id": "r"}
-    call = {"next_action": "action_finish_case", "sender_id": "forjado", "version": "3.6.21",
-            "domain": {}, "tracker": {"sender_id": "forjado", "slots": slots, "events": [],
-                                      "latest_message": {"intent": {"name": "affirm"},
-                                                         "text": "/affirm"},
-                                      "latest_input_channel": "rest", "active_loop": {}}}
+    slots = {
+        "case_kind": "denuncia",
+        "category": "denuncia_coima",
+        "consent": True,
+        "consent_version": "forjada",
+        "consent_at": "2026-11-30T10:00:00",
+        "cedula": forged_cedula,
+        "phone": "+593981112233",
+        "email": "atacante@example.com",
+        "province": "X",
+        "province_code": "99",
+        "canton": "Y",
+        "canton_code": "9901",
+        "address": "calle 1 y 2",
+        "description": "una descripción cualquiera de prueba",
+        "evidence": "ninguna",
+        "confirmation": "yes",
+        "registration_id": "r",
+    }
+    call = {
+        "next_action": "action_finish_case",
+        "sender_id": "forjado",
+        "version": "3.6.21",
+        "domain": {},
+        "tracker": {
+            "sender_id": "forjado",
+            "slots": slots,
+            "events": [],
+            "latest_message": {"intent": {"name": "affirm"}, "text": "/affirm"},
+            "latest_input_channel": "rest",
+            "active_loop": {},
+        },
+    }
     answer = requests.post(f"http://127.0.0.1:{bot.actions_port}/webhook", json=call, timeout=30)
     assert answer.status_code == 200
     said = [r.get("response") for r in answer.json()["responses"]]
     assert "utter_case_registered" not in said and "utter_case_field_refused" in said
     with bot.store.engine.connect() as connection:
-        assert connection.execute(text("SELECT count(*) FROM cases")).scalar() == 0 or \
-            forged_cedula not in bot.store.numbers_for_cedula(forged_cedula)
+        assert connection.execute(
+            text("SELECT count(*) FROM cases")
+        ).scalar() == 0 or forged_cedula not in bot.store.numbers_for_cedula(forged_cedula)
     assert bot.store.numbers_for_cedula(forged_cedula) == []
     assert not [m for m in bot.mailbox.messages if m["To"] == "atacante@example.com"]
 
@@ -174,8 +227,10 @@ def test_typed_labels_at_the_evidence_step_and_after_repeated_failures(bot):
     bot.say(who, "/affirm")
     for wrong in ("123", "456", "789"):
         answer = texts(bot.say(who, wrong))
-    assert "Intentar otra vez" in json.dumps(bot.tracker(who)["events"][-3:], ensure_ascii=False) \
+    assert (
+        "Intentar otra vez" in json.dumps(bot.tracker(who)["events"][-3:], ensure_ascii=False)
         or "otra vez" in answer
+    )
     again = texts(bot.say(who, "Intentar otra vez"))  # typed: not a cancel
     assert ASK_CEDULA in again and "cancelé" not in again
     from_cedula_to_evidence(bot, who)
@@ -183,8 +238,9 @@ def test_typed_labels_at_the_evidence_step_and_after_repeated_failures(bot):
     assert "Envíe sus archivos" in upload
 
 
-@pytest.mark.parametrize("message", ["quiero registrar otra cosa", "Confirmar y registrar",
-                                     "registrar"])
+@pytest.mark.parametrize(
+    "message", ["quiero registrar otra cosa", "Confirmar y registrar", "registrar"]
+)
 def test_cancel_is_never_read_into_registrar(bot, message):
     who = sender()
     to_consent(bot, who)
@@ -195,6 +251,7 @@ def test_cancel_is_never_read_into_registrar(bot, message):
 
 
 # --- forgetting -------------------------------------------------------------------------------
+
 
 def test_after_no_acepto_nothing_of_the_conversation_is_kept(bot):
     who = sender()
@@ -214,8 +271,11 @@ def test_after_cancel_the_data_given_is_gone_from_the_conversation(bot):
     assert "cancelé" in texts(bot.say(who, "cancelar"))
     kept = stored_events(bot, who)
     assert CEDULA not in kept and "981112233" not in kept
-    assert all(value is None for name, value in bot.tracker(who)["slots"].items()
-               if name in ("cedula", "phone"))
+    assert all(
+        value is None
+        for name, value in bot.tracker(who)["slots"].items()
+        if name in ("cedula", "phone")
+    )
 
 
 def test_after_registration_the_conversation_keeps_no_summary_and_no_key(bot):
@@ -231,13 +291,18 @@ def test_after_registration_the_conversation_keeps_no_summary_and_no_key(bot):
 
 # --- nothing one message can break ---------------------------------------------------------------
 
+
 def test_a_huge_message_is_refused_at_once_and_others_are_served(bot):
     who, other = sender(), sender()
     huge = ("a" * 60_000) + "@example"
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        flood = pool.submit(requests.post, f"{bot.url}/webhooks/rest/webhook",
-                            json={"sender": who, "message": huge}, timeout=60)
+        flood = pool.submit(
+            requests.post,
+            f"{bot.url}/webhooks/rest/webhook",
+            json={"sender": who, "message": huge},
+            timeout=60,
+        )
         greeting = pool.submit(bot.say, other, "hola")
         assert "Hola" in texts(greeting.result())
         assert flood.result().status_code == 413

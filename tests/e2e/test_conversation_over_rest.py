@@ -6,6 +6,7 @@ Two profiles: the embedded one of `make run` (SQLite for cases and
 conversations) and the production one (PostgreSQL for both, Redis for the
 conversation locks, with the real endpoints.production.yml).
 """
+
 from __future__ import annotations
 
 import time
@@ -21,7 +22,7 @@ from sqlalchemy import text
 from buzon import crypto, db
 from buzon.cases.store import CaseStore
 from tests import synthetic
-from tests.e2e.servers import Bot, EMBEDDED_ENDPOINTS, ROOT, payloads, texts
+from tests.e2e.servers import EMBEDDED_ENDPOINTS, ROOT, Bot, payloads, texts
 
 pytestmark = pytest.mark.e2e
 
@@ -37,27 +38,51 @@ def bot(request, tmp_path_factory, module_smtp_server):
     mailbox.messages.clear()  # case numbers start again in each profile's database
     tmp_path = tmp_path_factory.mktemp(request.param)
     key = Fernet.generate_key().decode()
-    env = {"BUZON_VAR_DIR": str(tmp_path / "var"), "CASE_ENCRYPTION_KEY": key,
-           "SMTP_HOST": host, "SMTP_PORT": str(port), "SMTP_FROM": "IESS <buzon@iess.gob.ec>",
-           "SMTP_SECURITY": "none"}  # the test's aiosmtpd speaks plain SMTP
+    env = {
+        "BUZON_VAR_DIR": str(tmp_path / "var"),
+        "CASE_ENCRYPTION_KEY": key,
+        "SMTP_HOST": host,
+        "SMTP_PORT": str(port),
+        "SMTP_FROM": "IESS <buzon@iess.gob.ec>",
+        "SMTP_SECURITY": "none",
+    }  # the test's aiosmtpd speaks plain SMTP
     if request.param == "embedded":
         env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'cases.db'}"
         server = Bot(tmp_path, env, EMBEDDED_ENDPOINTS % (tmp_path / "tracker.db"))
     else:
         url = request.getfixturevalue("postgres_url")
         parts = urlparse(url)
-        env.update(DATABASE_URL=url, TRACKER_DB_HOST=parts.hostname, TRACKER_DB_PORT=str(parts.port),
-                   TRACKER_DB_NAME=parts.path.lstrip("/"), TRACKER_DB_USER=parts.username or "",
-                   TRACKER_DB_PASSWORD=parts.password or "", REDIS_HOST="127.0.0.1",
-                   REDIS_PORT="6379", REDIS_DB="1")
-        env.update(BUZON_PROFILE="production", ACTION_SERVER_TOKEN="token-de-prueba",
-                   WHATSAPP_DEDUP_REDIS_URL="redis://127.0.0.1:6379/1", SMTP_SECURITY="none")
-        server = Bot(tmp_path, env, (ROOT / "endpoints.production.yml").read_text(),
-                     credentials=production_credentials_with_rest(tmp_path))
+        env.update(
+            DATABASE_URL=url,
+            TRACKER_DB_HOST=parts.hostname,
+            TRACKER_DB_PORT=str(parts.port),
+            TRACKER_DB_NAME=parts.path.lstrip("/"),
+            TRACKER_DB_USER=parts.username or "",
+            TRACKER_DB_PASSWORD=parts.password or "",
+            REDIS_HOST="127.0.0.1",
+            REDIS_PORT="6379",
+            REDIS_DB="1",
+        )
+        env.update(
+            BUZON_PROFILE="production",
+            ACTION_SERVER_TOKEN="token-de-prueba",
+            WHATSAPP_DEDUP_REDIS_URL="redis://127.0.0.1:6379/1",
+            SMTP_SECURITY="none",
+        )
+        server = Bot(
+            tmp_path,
+            env,
+            (ROOT / "endpoints.production.yml").read_text(),
+            credentials=production_credentials_with_rest(tmp_path),
+        )
         server.env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{server.actions_port}/webhook"
     db.migrate(env["DATABASE_URL"])
     server.profile = request.param
-    tracker_url = env["DATABASE_URL"] if request.param == "production" else f"sqlite:///{tmp_path / 'tracker.db'}"
+    tracker_url = (
+        env["DATABASE_URL"]
+        if request.param == "production"
+        else f"sqlite:///{tmp_path / 'tracker.db'}"
+    )
     server.tracker_engine = lambda: db.make_engine(tracker_url)
     server.mailbox = mailbox
     server.store = CaseStore(db.make_engine(env["DATABASE_URL"]), crypto.FieldCipher(key))
@@ -136,7 +161,9 @@ def test_citizens_register_a_queja_and_a_denuncia_and_look_them_up(bot):
     facts = "la licenciada de farmacia vende las pastillas de la presion que el IESS entrega gratis"
     options = bot.say(denuncia, facts)
     assert '/inform{"category":"denuncia_venta_medicamentos"}' in payloads(options)
-    assert "hasta 20 MB" in texts(bot.say(denuncia, '/inform{"category":"denuncia_venta_medicamentos"}'))
+    assert "hasta 20 MB" in texts(
+        bot.say(denuncia, '/inform{"category":"denuncia_venta_medicamentos"}')
+    )
     bot.say(denuncia, "/deny")
     assert "teléfono" in texts(bot.say(denuncia, '/inform{"correction":"phone"}'))
     bad_phone = texts(bot.say(denuncia, "12345"))
@@ -149,7 +176,11 @@ def test_citizens_register_a_queja_and_a_denuncia_and_look_them_up(bot):
     # --- both cases are stored, encrypted, routed and confirmed by e-mail -----------
     stored_queja = bot.store.reveal(queja_case["number"])
     assert stored_queja["category"] == "queja_turnos" and stored_queja["kind"] == "queja"
-    assert (stored_queja["cedula"], stored_queja["phone"], stored_queja["email"]) == (CEDULA, PHONE, EMAIL)
+    assert (stored_queja["cedula"], stored_queja["phone"], stored_queja["email"]) == (
+        CEDULA,
+        PHONE,
+        EMAIL,
+    )
     assert stored_queja["canton_code"] == "0907" and stored_queja["province_code"] == "09"
     assert stored_queja["description"].startswith(story)
     assert stored_queja["channel"] == "rest" and stored_queja["consent_version"]
@@ -168,7 +199,9 @@ def test_citizens_register_a_queja_and_a_denuncia_and_look_them_up(bot):
 
     # --- the personal slots are cleared from the conversation --------------------
     slots = bot.tracker(queja)["slots"]
-    assert all(slots.get(name) is None for name in ("cedula", "phone", "email", "address", "description"))
+    assert all(
+        slots.get(name) is None for name in ("cedula", "phone", "email", "address", "description")
+    )
 
     # --- status look-up: right pair, wrong key, unknown number ------------------------
     asker = f"consulta-{uuid.uuid4().hex[:8]}"

@@ -12,6 +12,7 @@ The model must know the evidence upload (``models/current.tar.gz`` newer than
 ``domain.yml``: ``make train``). ``BUZON_E2E_MODEL`` points these tests at
 another trained model.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -60,12 +61,15 @@ def _model() -> Path:
         trained = yaml.safe_load(archive.extractfile(member))
     current = yaml.safe_load((servers.ROOT / "domain.yml").read_text())
     missing = sorted(
-        name for part in ("slots", "responses", "actions")
+        name
+        for part in ("slots", "responses", "actions")
         for name in set(current.get(part) or []) - set(trained.get(part) or [])
     )
     if missing:
-        pytest.fail(f"{model} is older than domain.yml (it lacks {', '.join(missing[:5])}): "
-                    "run `make train`")
+        pytest.fail(
+            f"{model} is older than domain.yml (it lacks {', '.join(missing[:5])}): "
+            "run `make train`"
+        )
     return model
 
 
@@ -76,20 +80,37 @@ def bot(tmp_path_factory, module_smtp_server):
     model = _model()
     graph = FakeGraphApi(ACCESS_TOKEN, PHONE_NUMBER_ID).start()
     credentials = tmp_path / "credentials.yml"
-    credentials.write_text(yaml.safe_dump({
-        "channels.rest.RestInput": None,
-        "channels.whatsapp.WhatsAppInput": {
-            "verify_token": VERIFY_TOKEN, "app_secret": APP_SECRET, "access_token": ACCESS_TOKEN,
-            "phone_number_id": PHONE_NUMBER_ID, "api_url": graph.api_url,
-        },
-    }))
+    credentials.write_text(
+        yaml.safe_dump(
+            {
+                "channels.rest.RestInput": None,
+                "channels.whatsapp.WhatsAppInput": {
+                    "verify_token": VERIFY_TOKEN,
+                    "app_secret": APP_SECRET,
+                    "access_token": ACCESS_TOKEN,
+                    "phone_number_id": PHONE_NUMBER_ID,
+                    "api_url": graph.api_url,
+                },
+            }
+        )
+    )
     key = Fernet.generate_key().decode()
-    env = {"BUZON_VAR_DIR": str(tmp_path / "var"), "CASE_ENCRYPTION_KEY": key,
-           "SMTP_HOST": host, "SMTP_PORT": str(port), "SMTP_FROM": "IESS <buzon@iess.gob.ec>",
-           "SMTP_SECURITY": "none", "DATABASE_URL": f"sqlite:///{tmp_path / 'cases.db'}"}
+    env = {
+        "BUZON_VAR_DIR": str(tmp_path / "var"),
+        "CASE_ENCRYPTION_KEY": key,
+        "SMTP_HOST": host,
+        "SMTP_PORT": str(port),
+        "SMTP_FROM": "IESS <buzon@iess.gob.ec>",
+        "SMTP_SECURITY": "none",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cases.db'}",
+    }
     db.migrate(env["DATABASE_URL"])
-    server = servers.Bot(tmp_path, env, servers.EMBEDDED_ENDPOINTS % (tmp_path / "tracker.db"),
-                         credentials=credentials)
+    server = servers.Bot(
+        tmp_path,
+        env,
+        servers.EMBEDDED_ENDPOINTS % (tmp_path / "tracker.db"),
+        credentials=credentials,
+    )
     server.graph = graph
     server.var_dir = tmp_path / "var"
     server.cipher = crypto.FieldCipher(key)
@@ -114,23 +135,33 @@ def webhook_url(bot) -> str:
 
 
 def envelope(*messages, statuses=None) -> dict:
-    value = {"messaging_product": "whatsapp",
-             "metadata": {"display_phone_number": "593900000000", "phone_number_id": PHONE_NUMBER_ID}}
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "593900000000", "phone_number_id": PHONE_NUMBER_ID},
+    }
     if messages:
         value["contacts"] = [{"profile": {"name": "Afiliado"}, "wa_id": messages[0]["from"]}]
         value["messages"] = list(messages)
     if statuses:
         value["statuses"] = statuses
-    return {"object": "whatsapp_business_account",
-            "entry": [{"id": "WABA-ID", "changes": [{"field": "messages", "value": value}]}]}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "WABA-ID", "changes": [{"field": "messages", "value": value}]}],
+    }
 
 
-def deliver(bot, payload: dict, secret: str = APP_SECRET, signature: str = None) -> requests.Response:
+def deliver(
+    bot, payload: dict, secret: str = APP_SECRET, signature: str = None
+) -> requests.Response:
     body = json.dumps(payload).encode()
     if signature is None:
         signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return requests.post(webhook_url(bot), data=body, timeout=30, headers={
-        "Content-Type": "application/json", "X-Hub-Signature-256": signature})
+    return requests.post(
+        webhook_url(bot),
+        data=body,
+        timeout=30,
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
+    )
 
 
 def body_of(message: dict) -> str:
@@ -164,18 +195,27 @@ class Citizen:
         self.wa_id = "5939" + str(uuid.uuid4().int)[:8]
 
     def _message(self, kind: str, **content) -> dict:
-        return {"from": self.wa_id, "id": f"wamid.{uuid.uuid4().hex}",
-                "timestamp": str(int(time.time())), "type": kind, **content}
+        return {
+            "from": self.wa_id,
+            "id": f"wamid.{uuid.uuid4().hex}",
+            "timestamp": str(int(time.time())),
+            "type": kind,
+            **content,
+        }
 
     def text(self, body: str) -> dict:
         return self._message("text", text={"body": body})
 
     def tap(self, reply_id: str, kind: str = "button_reply") -> dict:
-        return self._message("interactive", interactive={
-            "type": kind, kind: {"id": reply_id, "title": "(title shown)"}})
+        return self._message(
+            "interactive",
+            interactive={"type": kind, kind: {"id": reply_id, "title": "(title shown)"}},
+        )
 
     def image(self, media_id: str) -> dict:
-        return self._message("image", image={"mime_type": "image/png", "sha256": "x", "id": media_id})
+        return self._message(
+            "image", image={"mime_type": "image/png", "sha256": "x", "id": media_id}
+        )
 
     def send(self, message: dict, until, seconds: float = 120) -> list:
         """Deliver ``message`` signed; the bot's answer once ``until(answer)`` holds."""
@@ -217,12 +257,26 @@ def within_whatsapp_limits(message: dict) -> None:
 
 def test_the_webhook_is_verified_with_the_verify_token(bot):
     challenge = "1158201444"
-    ok = requests.get(webhook_url(bot), timeout=10, params={
-        "hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": challenge})
+    ok = requests.get(
+        webhook_url(bot),
+        timeout=10,
+        params={
+            "hub.mode": "subscribe",
+            "hub.verify_token": VERIFY_TOKEN,
+            "hub.challenge": challenge,
+        },
+    )
     assert ok.status_code == 200 and ok.text == challenge
     assert ok.headers["Content-Type"].startswith("text/plain")
-    wrong = requests.get(webhook_url(bot), timeout=10, params={
-        "hub.mode": "subscribe", "hub.verify_token": "not-the-token", "hub.challenge": challenge})
+    wrong = requests.get(
+        webhook_url(bot),
+        timeout=10,
+        params={
+            "hub.mode": "subscribe",
+            "hub.verify_token": "not-the-token",
+            "hub.challenge": challenge,
+        },
+    )
     assert wrong.status_code == 403 and challenge not in wrong.text
 
 
@@ -240,16 +294,18 @@ def test_a_citizen_registers_a_queja_with_a_photo_entirely_through_whatsapp(bot)
     citizen.send(citizen.text(ADDRESS), says("Cuéntenos qué pasó"))
     categories = citizen.send(citizen.text(STORY), offers('/inform{"category":"queja_turnos"}'))
     assert "list" in kinds(categories)
-    evidence = citizen.send(citizen.tap('/inform{"category":"queja_turnos"}', "list_reply"),
-                            offers("/deny"))
+    evidence = citizen.send(
+        citizen.tap('/inform{"category":"queja_turnos"}', "list_reply"), offers("/deny")
+    )
     assert "hasta 1 MB" in said(evidence) and "/affirm" in ids_of(evidence)
     citizen.send(citizen.tap("/affirm"), says("Envíe sus archivos"))  # "Sí, tengo"
 
     png = synthetic_files.png(width=3, height=3)
     bot.graph.add_media("MEDIA-PHOTO-1", png, "image/png")
-    received = citizen.send(citizen.image("MEDIA-PHOTO-1"),
-                            lambda answer: says("Recibimos su archivo")(answer)
-                            and offers("/affirm")(answer))  # and the "Listo" button again
+    received = citizen.send(
+        citizen.image("MEDIA-PHOTO-1"),
+        lambda answer: says("Recibimos su archivo")(answer) and offers("/affirm")(answer),
+    )  # and the "Listo" button again
     assert "evidencia.png" in said(received)
     assert bot.graph.downloads == ["MEDIA-PHOTO-1"]
 
@@ -265,8 +321,12 @@ def test_a_citizen_registers_a_queja_with_a_photo_entirely_through_whatsapp(bot)
     assert (case["cedula"], case["email"], case["canton_code"]) == (CEDULA, EMAIL, "0907")
     assert case["category"] == "queja_turnos" and case["description"].startswith(STORY)
     with bot.store.engine.connect() as connection:
-        case_id = connection.execute(sql("SELECT id FROM cases WHERE number = :n"), {"n": number}).scalar()
-        rows = connection.execute(sql("SELECT id, case_id, kind, size, content_enc FROM evidence")).all()
+        case_id = connection.execute(
+            sql("SELECT id FROM cases WHERE number = :n"), {"n": number}
+        ).scalar()
+        rows = connection.execute(
+            sql("SELECT id, case_id, kind, size, content_enc FROM evidence")
+        ).all()
     assert [(r.case_id, r.kind, r.size) for r in rows] == [(case_id, "png", len(png))]
     assert png not in bytes(rows[0].content_enc)  # encrypted at rest
     assert bot.cipher.decrypt_bytes(bytes(rows[0].content_enc)) == png
@@ -297,7 +357,9 @@ def test_a_badly_signed_webhook_is_refused_and_nothing_is_sent(bot):
     assert deliver(bot, payload, secret="not-the-app-secret").status_code == 403
     assert deliver(bot, payload, signature="").status_code == 403
     assert deliver(bot, payload, signature="sha256=" + "0" * 64).status_code == 403
-    statuses = envelope(statuses=[{"id": "wamid.out1", "status": "read", "recipient_id": citizen.wa_id}])
+    statuses = envelope(
+        statuses=[{"id": "wamid.out1", "status": "read", "recipient_id": citizen.wa_id}]
+    )
     assert deliver(bot, statuses).status_code == 200  # a status callback: accepted, ignored
     time.sleep(3)
     assert bot.graph.sent_to(citizen.wa_id) == [] and bot.graph.attempts == attempts

@@ -1,4 +1,5 @@
 """NLU quality on the held-out test set: reads what `make nlu-report` measured."""
+
 import json
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """The case store on SQLite and PostgreSQL: numbering, encryption, routing, look-ups."""
+
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
@@ -6,9 +7,9 @@ import pytest
 from sqlalchemy import text
 
 from buzon.cases.models import Case
-from buzon.outbox import OutboxMessage
 from buzon.cases.store import CaseDraft, CaseStore
 from buzon.db import session_factory
+from buzon.outbox import OutboxMessage
 from buzon.validation import Invalid
 from tests import synthetic
 
@@ -51,13 +52,27 @@ def test_registration_numbers_each_kind_apart_and_in_sequence(store):
 def test_personal_data_is_encrypted_at_rest(store, engine):
     registration = store.register(draft())
     with engine.connect() as connection:
-        row = connection.execute(
-            text("SELECT * FROM cases WHERE number = :n"), {"n": registration.number}
-        ).mappings().one()
-        mail = connection.execute(text("SELECT * FROM outbox WHERE case_id = :i"), {"i": row["id"]}).mappings().one()
+        row = (
+            connection.execute(
+                text("SELECT * FROM cases WHERE number = :n"), {"n": registration.number}
+            )
+            .mappings()
+            .one()
+        )
+        mail = (
+            connection.execute(text("SELECT * FROM outbox WHERE case_id = :i"), {"i": row["id"]})
+            .mappings()
+            .one()
+        )
     dump = " ".join(str(v) for v in list(row.values()) + list(mail.values()))
-    for secret in (CEDULA, "987654321", "ciudadana@example.com", "9 de Octubre", "cardiología",
-                   registration.tracking_key):
+    for secret in (
+        CEDULA,
+        "987654321",
+        "ciudadana@example.com",
+        "9 de Octubre",
+        "cardiología",
+        registration.tracking_key,
+    ):
         assert secret not in dump
     revealed = store.reveal(registration.number)
     assert revealed["cedula"] == CEDULA
@@ -66,12 +81,16 @@ def test_personal_data_is_encrypted_at_rest(store, engine):
 
 
 def test_denuncias_go_to_the_specialised_team_and_quejas_to_their_area(store):
-    assert store.register(draft(kind="denuncia", category="denuncia_venta_medicamentos")).area_name == (
-        "Equipo especializado de gestión de denuncias"
-    )
+    assert store.register(
+        draft(kind="denuncia", category="denuncia_venta_medicamentos")
+    ).area_name == ("Equipo especializado de gestión de denuncias")
     assert "Salud" in store.register(draft()).area_name
-    pension = store.register(draft(category="queja_administrativa",
-                                   description="Mi pensión de jubilación no se acredita desde agosto."))
+    pension = store.register(
+        draft(
+            category="queja_administrativa",
+            description="Mi pensión de jubilación no se acredita desde agosto.",
+        )
+    )
     assert pension.area_name == "Dirección del Sistema de Pensiones"
 
 
@@ -80,23 +99,25 @@ def test_a_category_of_the_other_kind_is_refused(store):
         store.register(draft(kind="queja", category="denuncia_coima"))
 
 
-@pytest.mark.parametrize("forged, reason", [
-    ({"cedula": "' OR 1=1 --"}, "cedula_not_digits"),
-    ({"cedula": "1712345670"}, "cedula_check_digit"),
-    ({"phone": "+34612345678"}, "phone_foreign"),
-    ({"email": "atacante@@example"}, "email_invalid"),
-    ({"province_code": "99", "canton_code": "9901"}, "province_unknown"),
-    ({"province_code": "17", "canton_code": "0901"}, "canton_not_in_province"),
-    ({"address": "x"}, "address_too_short"),
-    ({"description": "hola"}, "description_too_short"),
-    ({"consent_version": "forjado"}, "consent"),
-    ({"consent_at": datetime(2027, 1, 1)}, "consent"),       # from the future
-    ({"consent_at": datetime(2020, 1, 1)}, "consent"),       # not of this registration
-    ({"channel": "telepatia"}, "channel_unknown"),
-    ({"kind": "reclamo"}, "kind_unknown"),
-])
-def test_registration_validates_every_field_again_and_stores_nothing_refused(
-        store, forged, reason):
+@pytest.mark.parametrize(
+    "forged, reason",
+    [
+        ({"cedula": "' OR 1=1 --"}, "cedula_not_digits"),
+        ({"cedula": "1712345670"}, "cedula_check_digit"),
+        ({"phone": "+34612345678"}, "phone_foreign"),
+        ({"email": "atacante@@example"}, "email_invalid"),
+        ({"province_code": "99", "canton_code": "9901"}, "province_unknown"),
+        ({"province_code": "17", "canton_code": "0901"}, "canton_not_in_province"),
+        ({"address": "x"}, "address_too_short"),
+        ({"description": "hola"}, "description_too_short"),
+        ({"consent_version": "forjado"}, "consent"),
+        ({"consent_at": datetime(2027, 1, 1)}, "consent"),  # from the future
+        ({"consent_at": datetime(2020, 1, 1)}, "consent"),  # not of this registration
+        ({"channel": "telepatia"}, "channel_unknown"),
+        ({"kind": "reclamo"}, "kind_unknown"),
+    ],
+)
+def test_registration_validates_every_field_again_and_stores_nothing_refused(store, forged, reason):
     cedula = synthetic.cedula("171199887")
     values = {"cedula": cedula, **forged}
     with pytest.raises(Invalid) as refused:
@@ -106,8 +127,13 @@ def test_registration_validates_every_field_again_and_stores_nothing_refused(
 
 
 def test_registration_stores_the_values_normalised_again(store):
-    registration = store.register(draft(phone="098 765 4321", email="Ciudadana@Example.COM",
-                                        address="  Av. 9 de Octubre   100 y Malecón "))
+    registration = store.register(
+        draft(
+            phone="098 765 4321",
+            email="Ciudadana@Example.COM",
+            address="  Av. 9 de Octubre   100 y Malecón ",
+        )
+    )
     revealed = store.reveal(registration.number)
     assert revealed["phone"] == "+593987654321"
     assert revealed["address"] == "Av. 9 de Octubre 100 y Malecón"

@@ -1,5 +1,6 @@
 """The conversation history: stored encrypted, read back whole, forgotten when promised,
 and deleted when idle past the retention period."""
+
 import asyncio
 import json
 import sqlite3
@@ -59,31 +60,50 @@ def test_rows_written_in_clear_before_are_still_read(store, tmp_path):
     event = UserUttered("hola", {"name": "greet"}).as_dict()
     with sqlite3.connect(tmp_path / "t.db") as connection:
         connection.execute(
-            "INSERT INTO events (sender_id, type_name, timestamp, intent_name, data) VALUES (?,?,?,?,?)",
+            "INSERT INTO events (sender_id, type_name, timestamp, intent_name, data) "
+            "VALUES (?,?,?,?,?)",
             ("antes", "user", event["timestamp"], "greet", json.dumps(event)),
         )
     assert asyncio.run(store.retrieve("antes")).latest_message.text == "hola"
 
 
 def test_a_request_to_forget_erases_what_the_citizen_gave(store):
-    save(store, "olvido", [
-        UserUttered(f"mi cédula es {CEDULA}", {"name": "inform"},
-                    [{"entity": "cedula", "value": CEDULA, "start": 13, "end": 23}]),
-        SlotSet("cedula", CEDULA),
-        BotUttered(f"Cédula: {CEDULA}", {"buttons": [{"title": "Confirmar", "payload": "/affirm"}]}),
-    ])
+    save(
+        store,
+        "olvido",
+        [
+            UserUttered(
+                f"mi cédula es {CEDULA}",
+                {"name": "inform"},
+                [{"entity": "cedula", "value": CEDULA, "start": 13, "end": 23}],
+            ),
+            SlotSet("cedula", CEDULA),
+            BotUttered(
+                f"Cédula: {CEDULA}", {"buttons": [{"title": "Confirmar", "payload": "/affirm"}]}
+            ),
+        ],
+    )
     save(store, "otra", [UserUttered(CEDULA, {"name": "inform"}), SlotSet("cedula", CEDULA)])
-    save(store, "olvido", [UserUttered("cancelar", {"name": "cancel"}),
-                           ActionExecuted("action_cancel"), SlotSet("cedula", None),
-                           SlotSet("forget_conversation", "cancelled"),
-                           BotUttered("Listo, cancelé el registro")])
+    save(
+        store,
+        "olvido",
+        [
+            UserUttered("cancelar", {"name": "cancel"}),
+            ActionExecuted("action_cancel"),
+            SlotSet("cedula", None),
+            SlotSet("forget_conversation", "cancelled"),
+            BotUttered("Listo, cancelé el registro"),
+        ],
+    )
     forgotten = asyncio.run(store.retrieve("olvido"))
     dump = json.dumps([e.as_dict() for e in forgotten.events], ensure_ascii=False)
     assert CEDULA not in dump
     said = [e.text for e in forgotten.events if isinstance(e, (UserUttered, BotUttered))]
     assert len(said) == 4 and said == [None] * 4  # the words go, the intent names stay
     assert [e.intent_name for e in forgotten.events if isinstance(e, UserUttered)] == [
-        "inform", "cancel"]
+        "inform",
+        "cancel",
+    ]
     assert forgotten.get_slot("cedula") is None
     assert asyncio.run(store.retrieve("otra")).get_slot("cedula") == CEDULA  # others untouched
 
@@ -93,7 +113,8 @@ def test_conversations_idle_past_retention_are_deleted(store):
     save(store, "nueva", [UserUttered("hola", {"name": "greet"})])
     with store.session_scope() as session:
         session.query(store.SQLEvent).filter(store.SQLEvent.sender_id == "vieja").update(
-            {"timestamp": time.time() - 7200})
+            {"timestamp": time.time() - 7200}
+        )
         session.commit()
     assert store.purge_idle(time.time() - 3600) == 1
     assert asyncio.run(store.retrieve("vieja")) is None

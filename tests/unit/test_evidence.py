@@ -1,4 +1,5 @@
 """Evidence: identified by content, limited by kind, stored encrypted and linked to the case."""
+
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -18,21 +19,29 @@ def files(engine, cipher):
     return EvidenceStore(engine, cipher)
 
 
-@pytest.mark.parametrize("content, kind", [
-    (synthetic_files.png(), "png"), (synthetic_files.jpeg(), "jpg"), (synthetic_files.pdf(), "pdf"),
-])
+@pytest.mark.parametrize(
+    "content, kind",
+    [
+        (synthetic_files.png(), "png"),
+        (synthetic_files.jpeg(), "jpg"),
+        (synthetic_files.pdf(), "pdf"),
+    ],
+)
 def test_pdf_jpeg_and_png_are_recognised_by_their_bytes(content, kind):
     assert sniff(content) == kind
 
 
-@pytest.mark.parametrize("content, reason", [
-    (b"MZ\x90\x00\x03" + b"\x00" * 100, "evidence_type"),          # a Windows program renamed .png
-    (b"\x7fELF\x02\x01\x01" + b"\x00" * 100, "evidence_type"),     # a Linux program
-    (b"Esto es texto, no un PDF\n", "evidence_type"),              # a text file called .pdf
-    (b"%PDF-1.4\n" + b"A" * 200, "evidence_damaged"),              # starts like a PDF, is none
-    (synthetic_files.png()[:-12], "evidence_damaged"),             # a cut PNG
-    (b"", "evidence_empty"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"MZ\x90\x00\x03" + b"\x00" * 100, "evidence_type"),  # a Windows program renamed .png
+        (b"\x7fELF\x02\x01\x01" + b"\x00" * 100, "evidence_type"),  # a Linux program
+        (b"Esto es texto, no un PDF\n", "evidence_type"),  # a text file called .pdf
+        (b"%PDF-1.4\n" + b"A" * 200, "evidence_damaged"),  # starts like a PDF, is none
+        (synthetic_files.png()[:-12], "evidence_damaged"),  # a cut PNG
+        (b"", "evidence_empty"),
+    ],
+)
 def test_anything_else_is_refused_with_the_reason(content, reason):
     with pytest.raises(Invalid) as refused:
         sniff(content)
@@ -51,8 +60,11 @@ def test_a_stored_file_is_encrypted_indexed_by_a_keyed_hash_and_read_back(files,
     content = synthetic_files.pdf()
     stored = files.add("conv-store", "r1", "queja", "../../etc/receta.pdf", content)
     with engine.connect() as connection:
-        row = connection.execute(text("SELECT * FROM evidence WHERE id = :i"),
-                                 {"i": stored.id}).mappings().one()
+        row = (
+            connection.execute(text("SELECT * FROM evidence WHERE id = :i"), {"i": stored.id})
+            .mappings()
+            .one()
+        )
     dump = repr(dict(row))
     assert "%PDF" not in dump and b"%PDF" not in bytes(row["content_enc"])
     assert hashlib.sha256(content).hexdigest() not in dump  # a leaked copy proves nothing
@@ -63,7 +75,9 @@ def test_a_stored_file_is_encrypted_indexed_by_a_keyed_hash_and_read_back(files,
 
 def test_at_most_max_files_per_registration(files):
     for number in range(MAX_FILES):
-        files.add("conv-many", "r1", "queja", f"f{number}.png", synthetic_files.png(width=number + 1))
+        files.add(
+            "conv-many", "r1", "queja", f"f{number}.png", synthetic_files.png(width=number + 1)
+        )
     with pytest.raises(Invalid) as refused:
         files.add("conv-many", "r1", "queja", "one-more.png", synthetic_files.png(width=9))
     assert refused.value.reason == "evidence_too_many"
@@ -95,9 +109,15 @@ def test_registration_links_only_its_own_files_to_the_case(files, engine, cipher
     files.add("conv-case", "old", "denuncia", "antes.png", synthetic_files.png(width=3))
     files.add("conv-case", "r1", "denuncia", "foto.png", synthetic_files.png())
     files.add("conv-case", "r1", "denuncia", "factura.pdf", synthetic_files.pdf())
-    registration = CaseStore(engine, cipher).register(draft(
-        kind="denuncia", category="denuncia_cobro_indebido", conversation_id="conv-case",
-        registration_id="r1", consent_at=datetime.utcnow()))
+    registration = CaseStore(engine, cipher).register(
+        draft(
+            kind="denuncia",
+            category="denuncia_cobro_indebido",
+            conversation_id="conv-case",
+            registration_id="r1",
+            consent_at=datetime.utcnow(),
+        )
+    )
     assert files.pending("conv-case", "r1") == []
     assert CaseStore(engine, cipher).reveal(registration.number)["evidence_count"] == 2
     assert len(files.pending("conv-case", "old")) == 1  # another registration's file
@@ -109,8 +129,14 @@ def test_a_quejas_registration_refuses_files_over_its_limit(files, engine, ciphe
     store = CaseStore(engine, cipher)
     cedula = synthetic.cedula("171166554")
     with pytest.raises(Invalid) as refused:  # then registered as a queja
-        store.register(draft(conversation_id="conv-switch", registration_id="r1", cedula=cedula,
-                             consent_at=datetime.utcnow()))
+        store.register(
+            draft(
+                conversation_id="conv-switch",
+                registration_id="r1",
+                cedula=cedula,
+                consent_at=datetime.utcnow(),
+            )
+        )
     assert refused.value.reason == "evidence_too_large"
     assert store.numbers_for_cedula(cedula) == []
 

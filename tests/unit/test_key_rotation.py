@@ -1,5 +1,6 @@
 """Key rotation: a new key in front, everything re-encrypted, the older keys dropped,
 and every case still readable and findable (its lookups hash with the index key)."""
+
 import asyncio
 from datetime import datetime, timedelta
 
@@ -37,7 +38,8 @@ def test_rotation_moves_every_value_to_the_new_key_and_keeps_the_lookups(engine,
     cedula = synthetic.cedula("171177441")
     now = datetime(2026, 11, 29, 12, 0)
     registration = CaseStore(engine, before, now=lambda: now).register(
-        draft(cedula=cedula, consent_at=now - timedelta(minutes=3)))
+        draft(cedula=cedula, consent_at=now - timedelta(minutes=3))
+    )
     files = EvidenceStore(engine, before)
     stored = files.add("rotating", "r1", "queja", "foto.png", synthetic_files.png())
 
@@ -60,7 +62,9 @@ def test_rotation_moves_every_value_to_the_new_key_and_keeps_the_lookups(engine,
 def test_the_conversation_history_is_rotated_too(tmp_path, wired):
     original = new_key()
     wired(CASE_ENCRYPTION_KEY=original)
-    domain = Domain.from_yaml("slots:\n  cedula:\n    type: text\n    mappings:\n    - type: custom\n")
+    domain = Domain.from_yaml(
+        "slots:\n  cedula:\n    type: text\n    mappings:\n    - type: custom\n"
+    )
     store = EncryptedSQLTrackerStore(domain=domain, dialect="sqlite", db=str(tmp_path / "t.db"))
     tracker = DialogueStateTracker("rotando", domain.slots)
     tracker.update(UserUttered("hola", {"name": "greet"}))
@@ -70,5 +74,6 @@ def test_the_conversation_history_is_rotated_too(tmp_path, wired):
     rotated = wired(CASE_ENCRYPTION_KEY=f"{new_key()},{original}")
     assert conversation_keys.reencrypt(store.engine, rotated.cipher) == 2
     assert dict(conversation_keys.status(store.engine, rotated.cipher)) == {
-        rotated.cipher.key_ids[0]: 2}
+        rotated.cipher.key_ids[0]: 2
+    }
     assert asyncio.run(store.retrieve("rotando")).get_slot("cedula") == "1711774410"

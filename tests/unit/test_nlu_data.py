@@ -1,4 +1,5 @@
 """The training data, the domain and the data files agree with each other."""
+
 from collections import Counter
 from pathlib import Path
 
@@ -35,13 +36,17 @@ def test_every_intent_has_training_examples_and_no_example_is_in_two_intents():
     owners = {}
     for intent, text in examples:
         key = " ".join(text.lower().split())
-        assert owners.setdefault(key, intent) == intent, f"'{text}' is in {owners[key]} and {intent}"
+        assert owners.setdefault(key, intent) == intent, (
+            f"'{text}' is in {owners[key]} and {intent}"
+        )
 
 
 def _plain(text: str) -> str:
     from unidecode import unidecode
 
-    return " ".join("".join(c for c in unidecode(text).lower() if c.isalnum() or c.isspace()).split())
+    return " ".join(
+        "".join(c for c in unidecode(text).lower() if c.isalnum() or c.isspace()).split()
+    )
 
 
 def test_no_held_out_message_is_in_the_training_data_or_a_near_copy_of_one():
@@ -59,7 +64,10 @@ def test_no_held_out_message_is_in_the_training_data_or_a_near_copy_of_one():
 
 
 def test_the_held_out_set_has_ten_messages_per_intent():
-    counts = Counter(m.get("intent") for m in load_data(str(ROOT / "tests" / "nlu" / "test_set.yml")).intent_examples)
+    counts = Counter(
+        m.get("intent")
+        for m in load_data(str(ROOT / "tests" / "nlu" / "test_set.yml")).intent_examples
+    )
     assert {i for i in DOMAIN["intents"]} <= set(counts)
     assert min(counts[i] for i in DOMAIN["intents"]) >= 10
 
@@ -72,7 +80,16 @@ def test_the_report_puts_every_intent_in_its_family():
     spec.loader.exec_module(report)
     domain = yaml.safe_load((ROOT / "domain.yml").read_text())
     for intent in domain["intents"]:
-        expected = next((kind for kind in ("queja", "denuncia")
-                         if intent.startswith(f"{kind}_") or intent == f"register_{kind}"), "other")
+        expected = next(
+            (
+                kind
+                for kind in ("queja", "denuncia")
+                if intent.startswith(f"{kind}_") or intent == f"register_{kind}"
+            ),
+            "other",
+        )
         assert report.family(intent) == expected, intent
-    assert {report.family("register_queja"), report.family("register_denuncia")} == {"queja", "denuncia"}
+    assert {report.family("register_queja"), report.family("register_denuncia")} == {
+        "queja",
+        "denuncia",
+    }

@@ -1,6 +1,7 @@
 """Confirmation e-mails: sent over real SMTP (TLS verified), kept and retried when
 sending fails, given up as dead letters, sent once even when a send is slow, and
 forgotten once delivered."""
+
 import datetime as dt
 import ssl
 import threading
@@ -100,14 +101,17 @@ def test_after_the_last_try_the_email_is_a_dead_letter_until_requeued(engine, ci
     host, port, mailbox = smtp_server
     clock = Clock(datetime(2026, 11, 24, 12, 0))
     registration = register(engine, cipher, clock)
-    failing = outbox.Outbox(engine, cipher, plain("127.0.0.1", 9, timeout=2), "x@iess.gob.ec",
-                            now=clock, max_attempts=3)
+    failing = outbox.Outbox(
+        engine, cipher, plain("127.0.0.1", 9, timeout=2), "x@iess.gob.ec", now=clock, max_attempts=3
+    )
     for _ in range(3):
         failing.deliver_due(limit=1000)
         clock.now += timedelta(hours=2)
     [row] = messages_of(engine, registration.number)
     assert row.status == "dead" and row.attempts == 3
-    assert [registration.number in letter.subject for letter in failing.dead_letters()].count(True) == 1
+    assert [registration.number in letter.subject for letter in failing.dead_letters()].count(
+        True
+    ) == 1
     clock.now += timedelta(days=1)
     failing.deliver_due(limit=1000)
     assert messages_of(engine, registration.number)[0].attempts == 3, "a dead letter is not retried"
@@ -116,7 +120,9 @@ def test_after_the_last_try_the_email_is_a_dead_letter_until_requeued(engine, ci
     assert working.retry_dead() >= 1
     working.deliver_due(limit=1000)
     assert received(mailbox, registration.number)
-    assert not [letter for letter in working.dead_letters() if registration.number in letter.subject]
+    assert not [
+        letter for letter in working.dead_letters() if registration.number in letter.subject
+    ]
 
 
 class SlowTransport:
@@ -150,7 +156,9 @@ def test_a_send_slower_than_the_lease_is_not_sent_twice(engine, cipher, smtp_ser
     assert messages_of(engine, registration.number)[0].status == "sent"
 
 
-def test_a_worker_that_died_mid_send_loses_its_claim_when_the_lease_ends(engine, cipher, smtp_server):
+def test_a_worker_that_died_mid_send_loses_its_claim_when_the_lease_ends(
+    engine, cipher, smtp_server
+):
     host, port, mailbox = smtp_server
     clock = Clock(datetime(2026, 11, 26, 9, 0))
     registration = register(engine, cipher, clock)
@@ -189,6 +197,7 @@ def test_retry_delay_doubles_up_to_an_hour():
 
 # --- the embedded mailbox --------------------------------------------------------------
 
+
 def test_without_smtp_the_email_is_kept_encrypted_read_back_and_purged(engine, cipher, tmp_path):
     clock = Clock(datetime(2026, 11, 25, 9, 0))
     registration = register(engine, cipher, clock)
@@ -198,15 +207,21 @@ def test_without_smtp_the_email_is_kept_encrypted_read_back_and_purged(engine, c
     assert files and all(f.stat().st_mode & 0o077 == 0 for f in files)
     raw = b"".join(f.read_bytes() for f in files)
     assert registration.tracking_key.encode() not in raw and registration.number.encode() not in raw
-    [mail] = [m for m in outbox.read_mailbox(tmp_path / "mail", cipher)
-              if registration.number in m["Subject"]]
+    [mail] = [
+        m
+        for m in outbox.read_mailbox(tmp_path / "mail", cipher)
+        if registration.number in m["Subject"]
+    ]
     assert registration.tracking_key in mail.get_content()
     assert outbox.purge_mailbox(tmp_path / "mail", datetime.utcnow() - timedelta(hours=1)) == 0
-    assert outbox.purge_mailbox(tmp_path / "mail", datetime.utcnow() + timedelta(minutes=1)) == len(files)
+    assert outbox.purge_mailbox(tmp_path / "mail", datetime.utcnow() + timedelta(minutes=1)) == len(
+        files
+    )
     assert not list((tmp_path / "mail").iterdir())
 
 
 # --- TLS ------------------------------------------------------------------------------
+
 
 def _certificate(folder):
     """A self-signed certificate for 127.0.0.1 and its key, as PEM files."""
@@ -216,19 +231,29 @@ def _certificate(folder):
     import ipaddress
 
     certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                       critical=False)
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_file, key_file = folder / "smtp.pem", folder / "smtp.key"
     cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_file, key_file
 
 
@@ -254,9 +279,15 @@ def starttls_server(tmp_path):
         ok = auth_data.login == b"buzon" and auth_data.password == b"clave-secreta"
         return AuthResult(success=ok)
 
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port, tls_context=context,
-                            require_starttls=True, authenticator=authenticate,
-                            auth_require_tls=True)
+    controller = Controller(
+        mailbox,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=authenticate,
+        auth_require_tls=True,
+    )
     controller.start()
     yield "127.0.0.1", port, mailbox, cert_file
     controller.stop()
@@ -297,7 +328,8 @@ def test_a_server_without_starttls_is_refused_by_default(engine, cipher, smtp_se
     host, port, mailbox = smtp_server
     clock = Clock(datetime(2026, 11, 28, 12, 0))
     registration = register(engine, cipher, clock)
-    outbox.Outbox(engine, cipher, outbox.SmtpTransport(host, port), "x@iess.gob.ec",
-                  now=clock).deliver_due(limit=1000)
+    outbox.Outbox(
+        engine, cipher, outbox.SmtpTransport(host, port), "x@iess.gob.ec", now=clock
+    ).deliver_due(limit=1000)
     assert not received(mailbox, registration.number)
     assert messages_of(engine, registration.number)[0].last_error == "SMTPNotSupportedError"

@@ -1,4 +1,5 @@
 """The one Alembic history builds exactly the tables the models describe."""
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 

@@ -2,6 +2,7 @@
 (length, blank, typed button titles, failures answered kindly), the REST channel,
 an unreachable action server, the NLU answer guard, the action server's token,
 and the bounded patterns."""
+
 from __future__ import annotations
 
 import asyncio
@@ -31,9 +32,11 @@ from tests.e2e.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 run = asyncio.run
-SUMMARY_BUTTONS = [{"title": "Confirmar y registrar", "payload": "/affirm"},
-                   {"title": "Corregir cédula", "payload": '/inform{"correction":"cedula"}'},
-                   {"title": "Cancelar", "payload": "/cancel"}]
+SUMMARY_BUTTONS = [
+    {"title": "Confirmar y registrar", "payload": "/affirm"},
+    {"title": "Corregir cédula", "payload": '/inform{"correction":"cedula"}'},
+    {"title": "Cancelar", "payload": "/cancel"},
+]
 
 
 class Trackers:
@@ -49,32 +52,49 @@ class Trackers:
 class Agent:
     def __init__(self, events=()):
         self.tracker_store = Trackers(list(events))
-        self.domain = SimpleNamespace(responses={
-            "utter_ask_confirmation": [{"text": "Revise", "buttons": SUMMARY_BUTTONS}],
-            "utter_ask_evidence": [{"text": "¿Evidencia?", "buttons": [
-                {"title": "No tengo", "payload": "/deny"}, {"title": "Sí, tengo", "payload": "/affirm"}]}],
-            "utter_service_busy": [{"text": "El servicio está ocupado"}],
-            "utter_empty_message": [{"text": "No recibí ningún texto"}],
-            "utter_message_too_long": [{"text": "Su mensaje es muy largo"}]})
+        self.domain = SimpleNamespace(
+            responses={
+                "utter_ask_confirmation": [{"text": "Revise", "buttons": SUMMARY_BUTTONS}],
+                "utter_ask_evidence": [
+                    {
+                        "text": "¿Evidencia?",
+                        "buttons": [
+                            {"title": "No tengo", "payload": "/deny"},
+                            {"title": "Sí, tengo", "payload": "/affirm"},
+                        ],
+                    }
+                ],
+                "utter_service_busy": [{"text": "El servicio está ocupado"}],
+                "utter_empty_message": [{"text": "No recibí ningún texto"}],
+                "utter_message_too_long": [{"text": "Su mensaje es muy largo"}],
+            }
+        )
 
     def is_ready(self):
         return True
 
 
 def offered(buttons):
-    return [{"event": "user", "text": "antes"}, {"event": "action", "name": "x"},
-            {"event": "bot", "text": "?", "data": {"buttons": buttons}},
-            {"event": "action", "name": "action_listen"}]
+    return [
+        {"event": "user", "text": "antes"},
+        {"event": "action", "name": "x"},
+        {"event": "bot", "text": "?", "data": {"buttons": buttons}},
+        {"event": "action", "name": "action_listen"},
+    ]
 
 
 # --- channels.incoming ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("typed, payload", [
-    ("Confirmar y registrar", "/affirm"),
-    ("  confirmar Y REGISTRAR. ", "/affirm"),
-    ("corregir cedula", '/inform{"correction":"cedula"}'),
-    ("Cancelar", "/cancel"),
-])
+
+@pytest.mark.parametrize(
+    "typed, payload",
+    [
+        ("Confirmar y registrar", "/affirm"),
+        ("  confirmar Y REGISTRAR. ", "/affirm"),
+        ("corregir cedula", '/inform{"correction":"cedula"}'),
+        ("Cancelar", "/cancel"),
+    ],
+)
 def test_a_typed_title_of_a_button_just_offered_means_that_button(typed, payload):
     assert run(incoming.admit(Agent(offered(SUMMARY_BUTTONS)), "s", typed)).text == payload
 
@@ -87,10 +107,16 @@ def test_a_title_not_offered_now_stays_text_and_other_text_costs_no_lookup():
     assert agent.tracker_store.retrieved == retrieved  # not a title: no tracker read
 
 
-@pytest.mark.parametrize("text, reply", [
-    ("", "utter_empty_message"), ("  \n", "utter_empty_message"), ("\u200b\u200f", "utter_empty_message"),
-    (None, "utter_empty_message"), ("a" * (incoming.MAX_MESSAGE_CHARS + 1), "utter_message_too_long"),
-])
+@pytest.mark.parametrize(
+    "text, reply",
+    [
+        ("", "utter_empty_message"),
+        ("  \n", "utter_empty_message"),
+        ("\u200b\u200f", "utter_empty_message"),
+        (None, "utter_empty_message"),
+        ("a" * (incoming.MAX_MESSAGE_CHARS + 1), "utter_message_too_long"),
+    ],
+)
 def test_blank_and_too_long_messages_never_reach_rasa(text, reply):
     sent = []
 
@@ -103,21 +129,35 @@ def test_blank_and_too_long_messages_never_reach_rasa(text, reply):
     assert [m["text"] for m in output.messages] == [Agent().domain.responses[reply][0]["text"]]
 
 
-@pytest.mark.parametrize("failure", [server_hardening.ActionServerUnavailable("validate_case_form"),
-                                     RuntimeError("0912345675 ana@example.com")])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        server_hardening.ActionServerUnavailable("validate_case_form"),
+        RuntimeError("0912345675 ana@example.com"),
+    ],
+)
 def test_a_failed_turn_is_answered_kindly_and_logs_no_text(failure, caplog):
     async def on_new_message(message):
         raise failure
 
     output = CollectingOutputChannel()
     with caplog.at_level(logging.DEBUG):
-        run(incoming.handle(Agent(), on_new_message, "0912345675 ana@example.com", output, "s",
-                            input_channel="rest"))
+        run(
+            incoming.handle(
+                Agent(),
+                on_new_message,
+                "0912345675 ana@example.com",
+                output,
+                "s",
+                input_channel="rest",
+            )
+        )
     assert [m["text"] for m in output.messages] == ["El servicio está ocupado"]
     assert "0912345675" not in caplog.text and "ana@example.com" not in caplog.text
 
 
 # --- the REST channel ---------------------------------------------------------------------------
+
 
 def rest_app(on_new_message):
     app = Sanic(f"rest_test_{uuid.uuid4().hex[:8]}")
@@ -127,8 +167,11 @@ def rest_app(on_new_message):
 
 
 def post(app, body: bytes):
-    _, answer = run(app.asgi_client.post("/webhooks/rest/webhook", content=body,
-                                         headers={"Content-Type": "application/json"}))
+    _, answer = run(
+        app.asgi_client.post(
+            "/webhooks/rest/webhook", content=body, headers={"Content-Type": "application/json"}
+        )
+    )
     return answer
 
 
@@ -150,12 +193,16 @@ def test_a_rest_failure_logs_no_text(caplog):
         raise ValueError("X has 0 features")
 
     with caplog.at_level(logging.DEBUG):
-        answer = post(rest_app(broken), json.dumps({"sender": "ana", "message": "mi cédula 0912345675"}).encode())
+        answer = post(
+            rest_app(broken),
+            json.dumps({"sender": "ana", "message": "mi cédula 0912345675"}).encode(),
+        )
     assert answer.json[0]["text"] == "El servicio está ocupado"
     assert "0912345675" not in caplog.text
 
 
 # --- an unreachable action server -------------------------------------------------------------
+
 
 class Answering(BaseHTTPRequestHandler):
     status = 500
@@ -215,15 +262,30 @@ def test_debug_logging_of_rasa_is_kept_off():
 
 # --- the NLU answer guard ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, intent, kept", [
-    ("?", "affirm", False), ("👍", "affirm", False), ("да", "affirm", False),
-    ("sí, claro", "affirm", True), ("Confirmar y registrar", "cancel", False),
-    ("quiero registrar", "cancel", False), ("ya no quiero seguir", "cancel", True),
-    ("Sí, tengo", "deny", False), ("no tengo", "deny", True), ("?", "greet", True),
-])
+
+@pytest.mark.parametrize(
+    "text, intent, kept",
+    [
+        ("?", "affirm", False),
+        ("👍", "affirm", False),
+        ("да", "affirm", False),
+        ("sí, claro", "affirm", True),
+        ("Confirmar y registrar", "cancel", False),
+        ("quiero registrar", "cancel", False),
+        ("ya no quiero seguir", "cancel", True),
+        ("Sí, tengo", "deny", False),
+        ("no tengo", "deny", True),
+        ("?", "greet", True),
+    ],
+)
 def test_yes_no_and_cancel_need_their_words(text, intent, kept):
-    message = Message({"text": text, "intent": {"name": intent, "confidence": 0.44},
-                       "intent_ranking": [{"name": intent, "confidence": 0.44}]})
+    message = Message(
+        {
+            "text": text,
+            "intent": {"name": intent, "confidence": 0.44},
+            "intent_ranking": [{"name": intent, "confidence": 0.44}],
+        }
+    )
     [guarded] = AnswerGuard().process([message])
     assert (guarded.get("intent")["name"] == intent) is kept
     if not kept:
@@ -232,6 +294,7 @@ def test_yes_no_and_cancel_need_their_words(text, intent, kept):
 
 
 # --- the action server's token -----------------------------------------------------------------
+
 
 def test_the_action_server_wants_its_token_and_echoes_nothing(monkeypatch, wired):
     from rasa_sdk.endpoint import create_app
@@ -244,14 +307,18 @@ def test_the_action_server_wants_its_token_and_echoes_nothing(monkeypatch, wired
     server_guard.install()
     app = create_app("actions")
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
-    call = {"next_action": "action_cancel", "tracker": {"sender_id": "x", "slots": {"cedula": "0912345675"}}}
+    call = {
+        "next_action": "action_cancel",
+        "tracker": {"sender_id": "x", "slots": {"cedula": "0912345675"}},
+    }
     _, refused = app.test_client.post("/webhook", json=call)
     assert refused.status == 401
     _, health = app.test_client.get("/health")
     assert health.status == 200
     breaking = {"next_action": "action_cancel", "tracker": ["0912345675"]}  # not a tracker
-    _, broken = app.test_client.post("/webhook", json=breaking,
-                                     headers={"Authorization": "Bearer s3cret"})
+    _, broken = app.test_client.post(
+        "/webhook", json=breaking, headers={"Authorization": "Bearer s3cret"}
+    )
     assert broken.status == 500 and "0912345675" not in broken.text
 
 
@@ -266,6 +333,7 @@ def test_the_action_server_binds_to_loopback_by_default(monkeypatch):
 
 
 # --- bounded patterns --------------------------------------------------------------------------
+
 
 def _unbounded(parsed) -> bool:
     for op, argument in parsed:
@@ -282,7 +350,12 @@ def _unbounded(parsed) -> bool:
 
 def test_every_pattern_of_the_nlu_data_is_bounded():
     data = yaml.safe_load((ROOT / "data/nlu/patterns.yml").read_text())
-    patterns = [line.lstrip("- ").strip() for item in data["nlu"] if "regex" in item
-                for line in item["examples"].splitlines() if line.strip()]
+    patterns = [
+        line.lstrip("- ").strip()
+        for item in data["nlu"]
+        if "regex" in item
+        for line in item["examples"].splitlines()
+        if line.strip()
+    ]
     assert patterns and not [p for p in patterns if _unbounded(sre_parse.parse(p))]
     assert _unbounded(sre_parse.parse(r"[\w.+-]+@[\w-]+\.[\w.-]+"))  # the old e-mail pattern

@@ -1,5 +1,6 @@
 """The shape of the code: the domain package knows nothing of Rasa or the web, and its
 imports run one way (no module, and no sub-package, imports one that imports it back)."""
+
 from __future__ import annotations
 
 import ast
@@ -74,11 +75,20 @@ def test_the_domain_package_imports_neither_rasa_nor_a_web_framework():
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                         else [node.module or ""])
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                )
                 for name in names:
-                    assert name.split(".")[0] not in {"rasa", "rasa_sdk", "sanic", "actions",
-                                                      "channels", "persistence"}, (path, name)
+                    assert name.split(".")[0] not in {
+                        "rasa",
+                        "rasa_sdk",
+                        "sanic",
+                        "actions",
+                        "channels",
+                        "persistence",
+                    }, (path, name)
 
 
 def test_module_imports_run_one_way():
@@ -97,7 +107,8 @@ def test_sub_package_imports_run_one_way():
     graph: dict[str, set[str]] = {}
     for name, path in known.items():
         graph.setdefault(unit(name), set()).update(
-            unit(other) for other in imports_of(path, known) if unit(other) != unit(name))
+            unit(other) for other in imports_of(path, known) if unit(other) != unit(name)
+        )
     graph.pop("buzon", None)  # the package's own __init__ imports nothing
     assert cycles({k: v - {"buzon"} for k, v in graph.items()}) == []
 
@@ -111,9 +122,38 @@ def test_the_checks_would_see_a_cycle():
 CODE_FOLDERS = ("buzon", "actions", "channels", "persistence", "nlu_components", "scripts")
 SPANISH_MARKS = re.compile(r"[áéíóúñÁÉÍÓÚÑ¿¡]")
 SPANISH_WORDS = {  # function words and the words of a chat UI
-    "de", "la", "el", "que", "su", "los", "las", "por", "para", "con", "una", "es", "del", "al",
-    "usted", "favor", "gracias", "hola", "ninguna", "ninguno", "archivo", "archivos", "ver",
-    "opciones", "caso", "estado", "escriba", "elija", "listo", "correo", "disculpe", "intente",
+    "de",
+    "la",
+    "el",
+    "que",
+    "su",
+    "los",
+    "las",
+    "por",
+    "para",
+    "con",
+    "una",
+    "es",
+    "del",
+    "al",
+    "usted",
+    "favor",
+    "gracias",
+    "hola",
+    "ninguna",
+    "ninguno",
+    "archivo",
+    "archivos",
+    "ver",
+    "opciones",
+    "caso",
+    "estado",
+    "escriba",
+    "elija",
+    "listo",
+    "correo",
+    "disculpe",
+    "intente",
 }
 # Strings that are Spanish on purpose: patterns that read what citizens write, and
 # the accepted spellings of a yes in an environment variable.
@@ -133,9 +173,11 @@ def _docstring_ids(tree: ast.AST) -> set[int]:
 def looks_spanish(text: str) -> bool:
     """Accents or ¿¡, or a Spanish function or UI word among several words."""
     words = re.findall(r"[a-záéíóúñ]+", text.lower())
-    return bool(SPANISH_MARKS.search(text)) or (len(words) >= 2 and any(
-        w in SPANISH_WORDS for w in words)) or (len(words) == 1 and words[0] in {
-            "ninguna", "archivo", "archivos", "opciones"})
+    return (
+        bool(SPANISH_MARKS.search(text))
+        or (len(words) >= 2 and any(w in SPANISH_WORDS for w in words))
+        or (len(words) == 1 and words[0] in {"ninguna", "archivo", "archivos", "opciones"})
+    )
 
 
 def spanish_literals() -> list[str]:
@@ -145,16 +187,21 @@ def spanish_literals() -> list[str]:
             tree = ast.parse(path.read_text())
             docstrings = _docstring_ids(tree)
             for node in ast.walk(tree):
-                if (isinstance(node, ast.Constant) and isinstance(node.value, str)
-                        and id(node) not in docstrings and looks_spanish(node.value)
-                        and not any(p.search(node.value) for p in ALLOWED)):
+                if (
+                    isinstance(node, ast.Constant)
+                    and isinstance(node.value, str)
+                    and id(node) not in docstrings
+                    and looks_spanish(node.value)
+                    and not any(p.search(node.value) for p in ALLOWED)
+                ):
                     found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value[:60]!r}")
     return found
 
 
 def test_citizen_facing_words_live_in_responses_or_messages_files():
     assert spanish_literals() == [], (
-        "Spanish text in Python: put it in domain.yml (responses) or buzon/data/messages.yml")
+        "Spanish text in Python: put it in domain.yml (responses) or buzon/data/messages.yml"
+    )
 
 
 def test_the_finder_finds_spanish():

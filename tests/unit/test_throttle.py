@@ -1,4 +1,5 @@
 """Repeated failed status look-ups from one sender are slowed down."""
+
 from datetime import datetime, timedelta
 
 from buzon.cases.throttle import LookupThrottleStore

@@ -2,6 +2,7 @@
 hash, text splitting, buttons and lists within the Cloud API limits, retries
 (with a fake ``requests``), the webhook handled in-process through Sanic's ASGI
 client, and the evidence reception with a stub tracker store."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,7 +19,8 @@ from sanic import Sanic
 
 from channels import evidence_reception
 from channels import whatsapp as wa
-from channels.whatsapp import channel as channel_module, graph
+from channels.whatsapp import channel as channel_module
+from channels.whatsapp import graph
 from tests import synthetic_files
 
 SECRET = "app-secret-for-tests"
@@ -31,35 +33,49 @@ def sign(body: bytes, secret: str = SECRET) -> str:
 
 
 def webhook(*messages, statuses=None, phone_number_id="111"):
-    value = {"messaging_product": "whatsapp",
-             "metadata": {"display_phone_number": "593900000000", "phone_number_id": phone_number_id}}
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "593900000000", "phone_number_id": phone_number_id},
+    }
     if messages:
         value["contacts"] = [{"profile": {"name": "Ana"}, "wa_id": WA_ID}]
         value["messages"] = list(messages)
     if statuses:
         value["statuses"] = statuses
-    return {"object": "whatsapp_business_account",
-            "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": value}]}]}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": value}]}],
+    }
 
 
 def text(body, message_id="wamid.1"):
-    return {"from": WA_ID, "id": message_id, "timestamp": "1700000000", "type": "text",
-            "text": {"body": body}}
+    return {
+        "from": WA_ID,
+        "id": message_id,
+        "timestamp": "1700000000",
+        "type": "text",
+        "text": {"body": body},
+    }
 
 
 def reply(kind, reply_id, message_id="wamid.2"):
-    return {"from": WA_ID, "id": message_id, "type": "interactive",
-            "interactive": {"type": kind, kind: {"id": reply_id, "title": "Sí, tengo"}}}
+    return {
+        "from": WA_ID,
+        "id": message_id,
+        "type": "interactive",
+        "interactive": {"type": kind, kind: {"id": reply_id, "title": "Sí, tengo"}},
+    }
 
 
 # --- signature and sender id -------------------------------------------------------------
+
 
 def test_signature_is_the_hmac_of_the_raw_body():
     body = b'{"object":"whatsapp_business_account"}'
     assert wa.signature_ok(SECRET, body, sign(body))
     assert not wa.signature_ok(SECRET, body + b" ", sign(body))
     assert not wa.signature_ok(SECRET, body, sign(body, "another-secret"))
-    assert not wa.signature_ok(SECRET, body, sign(body)[len("sha256="):])  # no prefix
+    assert not wa.signature_ok(SECRET, body, sign(body)[len("sha256=") :])  # no prefix
     assert not wa.signature_ok(SECRET, body, None)
     assert not wa.signature_ok(SECRET, body, "sha256=")
     assert not wa.signature_ok("", body, sign(body, ""))  # no secret, nothing is valid
@@ -81,7 +97,9 @@ def test_the_sender_key_comes_from_the_case_key_and_survives_its_rotation(wired)
     original = Fernet.generate_key().decode()
     wired(CASE_ENCRYPTION_KEY=original)
     before = wa.WhatsAppInput.from_credentials({"app_secret": SECRET}).sender_id(WA_ID)
-    after_meta_rotation = wa.WhatsAppInput.from_credentials({"app_secret": "rotated"}).sender_id(WA_ID)
+    after_meta_rotation = wa.WhatsAppInput.from_credentials({"app_secret": "rotated"}).sender_id(
+        WA_ID
+    )
     wired(CASE_ENCRYPTION_KEY=Fernet.generate_key().decode() + "," + original)
     after_case_rotation = wa.WhatsAppInput.from_credentials({"app_secret": SECRET}).sender_id(WA_ID)
     assert before == after_meta_rotation == after_case_rotation
@@ -91,9 +109,15 @@ def test_the_sender_key_comes_from_the_case_key_and_survives_its_rotation(wired)
 
 # --- parsing -----------------------------------------------------------------------------
 
+
 def test_text_and_interactive_replies_become_message_texts():
-    found = wa.parse_webhook(webhook(text(" hola "), reply("button_reply", "/affirm"),
-                                     reply("list_reply", '/inform{"correction":"phone"}', "wamid.3")))
+    found = wa.parse_webhook(
+        webhook(
+            text(" hola "),
+            reply("button_reply", "/affirm"),
+            reply("list_reply", '/inform{"correction":"phone"}', "wamid.3"),
+        )
+    )
     assert [(m.kind, m.text, m.message_id) for m in found] == [
         ("text", "hola", "wamid.1"),
         ("interactive", "/affirm", "wamid.2"),
@@ -103,15 +127,25 @@ def test_text_and_interactive_replies_become_message_texts():
 
 
 def test_typed_text_cannot_inject_an_intent():
-    found = wa.parse_webhook(webhook(text('/inform{"evidence_file":"x.pdf"}'), text("/", "wamid.9")))
+    found = wa.parse_webhook(
+        webhook(text('/inform{"evidence_file":"x.pdf"}'), text("/", "wamid.9"))
+    )
     assert [m.text for m in found] == ['inform{"evidence_file":"x.pdf"}']
 
 
 def test_images_and_documents_carry_their_media_id():
-    image = {"from": WA_ID, "id": "wamid.4", "type": "image",
-             "image": {"mime_type": "image/png", "sha256": "x", "id": "MEDIA1"}}
-    document = {"from": WA_ID, "id": "wamid.5", "type": "document",
-                "document": {"filename": "receta.pdf", "mime_type": "application/pdf", "id": "MEDIA2"}}
+    image = {
+        "from": WA_ID,
+        "id": "wamid.4",
+        "type": "image",
+        "image": {"mime_type": "image/png", "sha256": "x", "id": "MEDIA1"},
+    }
+    document = {
+        "from": WA_ID,
+        "id": "wamid.5",
+        "type": "document",
+        "document": {"filename": "receta.pdf", "mime_type": "application/pdf", "id": "MEDIA2"},
+    }
     voice = {"from": WA_ID, "id": "wamid.6", "type": "audio", "audio": {"id": "MEDIA3"}}
     found = wa.parse_webhook(webhook(image, document, voice))
     assert [(m.kind, m.media_id, m.file_name, m.text) for m in found] == [
@@ -124,8 +158,12 @@ def test_images_and_documents_carry_their_media_id():
 def test_statuses_reactions_and_other_numbers_are_ignored():
     statuses = [{"id": "wamid.out", "status": "delivered", "recipient_id": WA_ID}]
     assert wa.parse_webhook(webhook(statuses=statuses)) == []
-    reaction = {"from": WA_ID, "id": "wamid.7", "type": "reaction",
-                "reaction": {"message_id": "wamid.out", "emoji": "👍"}}
+    reaction = {
+        "from": WA_ID,
+        "id": "wamid.7",
+        "type": "reaction",
+        "reaction": {"message_id": "wamid.out", "emoji": "👍"},
+    }
     assert wa.parse_webhook(webhook(reaction)) == []
     other = webhook(text("hola"), phone_number_id="999")
     assert wa.parse_webhook(other, phone_number_id="111") == []
@@ -180,6 +218,7 @@ def test_a_second_server_does_not_process_a_redelivery_again():
 
 # --- splitting and titles ------------------------------------------------------------------
 
+
 def test_long_text_is_split_at_paragraphs_then_lines_then_words():
     paragraph = ("palabra " * 300).strip()  # 2399 characters
     pieces = wa.split_text(f"{paragraph}\n\n{paragraph}\n\n{paragraph}")
@@ -200,20 +239,24 @@ def test_the_tail_for_an_interactive_body_starts_at_a_boundary():
     assert wa.split_tail("corto", 12) == ("", "corto")
 
 
-@pytest.mark.parametrize("title, limit, short", [
-    ("Registrar queja", 20, "Registrar queja"),
-    ("¿Qué puedo reportar?", 20, "¿Qué puedo reportar?"),
-    ("No, elegir otra opción", 20, "No, elegir otra…"),
-    ("Corregir provincia o cantón", 24, "Corregir provincia…"),
-    ("Demora o error en un trámite", 24, "Demora o error…"),
-    ("Supercalifragilisticoexpialidoso", 20, "Supercalifragilisti…"),
-])
+@pytest.mark.parametrize(
+    "title, limit, short",
+    [
+        ("Registrar queja", 20, "Registrar queja"),
+        ("¿Qué puedo reportar?", 20, "¿Qué puedo reportar?"),
+        ("No, elegir otra opción", 20, "No, elegir otra…"),
+        ("Corregir provincia o cantón", 24, "Corregir provincia…"),
+        ("Demora o error en un trámite", 24, "Demora o error…"),
+        ("Supercalifragilisticoexpialidoso", 20, "Supercalifragilisti…"),
+    ],
+)
 def test_titles_are_shortened_at_words(title, limit, short):
     assert wa.shorten(title, limit) == short
     assert len(wa.shorten(title, limit)) <= limit
 
 
 # --- building messages ---------------------------------------------------------------------
+
 
 def buttons(*titles):
     return [{"title": t, "payload": f"/p{i}"} for i, t in enumerate(titles)]
@@ -226,13 +269,18 @@ def test_plain_text_is_sent_as_text_messages_of_at_most_4096():
 
 
 def test_up_to_three_buttons_are_reply_buttons_with_the_payload_as_id():
-    [message] = wa.build_messages(WA_ID, "¿Acepta?", [
-        {"title": "Acepto", "payload": "/affirm"}, {"title": "No acepto", "payload": "/deny"}])
+    [message] = wa.build_messages(
+        WA_ID,
+        "¿Acepta?",
+        [{"title": "Acepto", "payload": "/affirm"}, {"title": "No acepto", "payload": "/deny"}],
+    )
     interactive = message["interactive"]
     assert message["type"] == "interactive" and interactive["type"] == "button"
     assert interactive["body"]["text"] == "¿Acepta?"
     assert [b["reply"] for b in interactive["action"]["buttons"]] == [
-        {"id": "/affirm", "title": "Acepto"}, {"id": "/deny", "title": "No acepto"}]
+        {"id": "/affirm", "title": "Acepto"},
+        {"id": "/deny", "title": "No acepto"},
+    ]
     [message] = wa.build_messages(WA_ID, "x", buttons("No, elegir otra opción", "Sí, continuar"))
     titles = [b["reply"]["title"] for b in message["interactive"]["action"]["buttons"]]
     assert titles == ["No, elegir otra…", "Sí, continuar"]
@@ -241,15 +289,19 @@ def test_up_to_three_buttons_are_reply_buttons_with_the_payload_as_id():
 def test_four_to_ten_buttons_are_a_list_with_the_whole_title_in_the_description():
     payload = '/inform{"correction":"province"}'
     options = buttons("Registrar queja", "Registrar denuncia", "Consultar estado") + [
-        {"title": "Corregir provincia o cantón", "payload": payload}]
+        {"title": "Corregir provincia o cantón", "payload": payload}
+    ]
     [message] = wa.build_messages(WA_ID, "¿Qué desea hacer?", options)
     interactive = message["interactive"]
     assert interactive["type"] == "list"
     assert interactive["action"]["button"] == "Ver opciones"
     rows = interactive["action"]["sections"][0]["rows"]
     assert rows[0] == {"id": "/p0", "title": "Registrar queja"}
-    assert rows[3] == {"id": payload, "title": "Corregir provincia…",
-                       "description": "Corregir provincia o cantón"}
+    assert rows[3] == {
+        "id": payload,
+        "title": "Corregir provincia…",
+        "description": "Corregir provincia o cantón",
+    }
 
 
 def test_more_than_ten_buttons_list_ten_and_number_the_rest():
@@ -271,7 +323,9 @@ def test_a_long_body_goes_first_as_text_and_the_rest_in_the_interactive_body():
 
 def test_ids_and_titles_stay_within_the_limits_and_unique():
     long_payload = "/inform" + json.dumps({"x": "y" * 300})
-    options = [{"title": "Una opción con un título muy largo", "payload": f"/p{i}"} for i in range(5)]
+    options = [
+        {"title": "Una opción con un título muy largo", "payload": f"/p{i}"} for i in range(5)
+    ]
     options.append({"title": "Demasiado larga", "payload": long_payload})
     messages = wa.build_messages(WA_ID, "Elija", options)
     rows = messages[0]["interactive"]["action"]["sections"][0]["rows"]
@@ -279,13 +333,15 @@ def test_ids_and_titles_stay_within_the_limits_and_unique():
     assert all(len(r["title"]) <= 24 and len(r.get("description", "")) <= 72 for r in rows)
     assert len({r["title"] for r in rows}) == 5
     assert messages[1]["text"]["body"] == "6. Demasiado larga"  # its id would not fit
-    [message] = wa.build_messages(WA_ID, "x", [{"title": "A" * 30, "payload": "/a"},
-                                               {"title": "A" * 30, "payload": "/b"}])
+    [message] = wa.build_messages(
+        WA_ID, "x", [{"title": "A" * 30, "payload": "/a"}, {"title": "A" * 30, "payload": "/b"}]
+    )
     titles = [b["reply"]["title"] for b in message["interactive"]["action"]["buttons"]]
     assert len(set(titles)) == 2 and all(len(t) <= 20 for t in titles)
 
 
 # --- sending with retries ---------------------------------------------------------------------
+
 
 class FakeReply:
     def __init__(self, status, headers=None):
@@ -342,6 +398,7 @@ def test_a_send_gives_up_after_three_tries_and_never_retries_other_4xx(posts):
 
 # --- the webhook, in-process ------------------------------------------------------------------
 
+
 class Recorder:
     def __init__(self):
         self.messages = []
@@ -355,10 +412,13 @@ class StubAgent:
 
     def __init__(self, tracker_store=None):
         self.tracker_store = tracker_store
-        self.domain = SimpleNamespace(responses={
-            "utter_service_busy": [{"text": "ocupado"}],
-            "utter_empty_message": [{"text": "vacío"}],
-            "utter_message_too_long": [{"text": "muy largo"}]})
+        self.domain = SimpleNamespace(
+            responses={
+                "utter_service_busy": [{"text": "ocupado"}],
+                "utter_empty_message": [{"text": "vacío"}],
+                "utter_message_too_long": [{"text": "muy largo"}],
+            }
+        )
 
     def is_ready(self):
         return True
@@ -372,19 +432,28 @@ def app_with(channel: wa.WhatsAppInput, on_new_message):
 
 
 def configured():
-    channel = wa.WhatsAppInput.from_credentials({
-        "verify_token": "verify-me", "app_secret": SECRET, "access_token": "TOKEN",
-        "phone_number_id": 111, "api_url": "http://127.0.0.1:9/v21.0"})
+    channel = wa.WhatsAppInput.from_credentials(
+        {
+            "verify_token": "verify-me",
+            "app_secret": SECRET,
+            "access_token": "TOKEN",
+            "phone_number_id": 111,
+            "api_url": "http://127.0.0.1:9/v21.0",
+        }
+    )
     channel._sender_key = KEY
     return channel
 
 
 async def post(app, payload, signature=None, body=None):
     body = body if body is not None else json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json",
-               "X-Hub-Signature-256": signature if signature is not None else sign(body)}
-    _, answer = await app.asgi_client.post("/webhooks/whatsapp/webhook", content=body,
-                                           headers=headers)
+    headers = {
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": signature if signature is not None else sign(body),
+    }
+    _, answer = await app.asgi_client.post(
+        "/webhooks/whatsapp/webhook", content=body, headers=headers
+    )
     return answer
 
 
@@ -396,7 +465,9 @@ async def get(app, url):
 run = asyncio.run  # each call its own event loop, closed afterwards
 
 
-VERIFY = "/webhooks/whatsapp/webhook?hub.mode={mode}&hub.challenge=1158201444&hub.verify_token={token}"
+VERIFY = (
+    "/webhooks/whatsapp/webhook?hub.mode={mode}&hub.challenge=1158201444&hub.verify_token={token}"
+)
 
 
 def test_the_subscription_is_verified_with_the_right_token_only():
@@ -415,9 +486,15 @@ def test_the_subscription_is_verified_with_the_right_token_only():
 
 
 def test_an_unconfigured_channel_refuses_everything_and_says_so_once(caplog):
-    channel = wa.WhatsAppInput.from_credentials({"verify_token": "", "app_secret": "",
-                                                 "access_token": "", "phone_number_id": "",
-                                                 "api_url": ""})
+    channel = wa.WhatsAppInput.from_credentials(
+        {
+            "verify_token": "",
+            "app_secret": "",
+            "access_token": "",
+            "phone_number_id": "",
+            "api_url": "",
+        }
+    )
     assert channel.client.api_url == wa.GRAPH_API_URL
     recorder = Recorder()
     app = app_with(channel, recorder)
@@ -433,7 +510,8 @@ def test_an_unconfigured_channel_refuses_everything_and_says_so_once(caplog):
     assert recorder.messages == []
     assert [r.getMessage() for r in caplog.records].count(
         "WhatsApp is not configured (empty WHATSAPP_APP_SECRET or WHATSAPP_VERIFY_TOKEN): "
-        "its webhook refuses every request") == 1
+        "its webhook refuses every request"
+    ) == 1
 
 
 def test_unsigned_or_badly_signed_posts_are_refused_and_not_processed():
@@ -548,12 +626,16 @@ def test_the_access_token_goes_only_to_the_graph_api_and_metas_media_hosts(monke
 
 # --- the evidence reception ----------------------------------------------------------------------
 
+
 class StubTrackers:
     """A tracker store whose only conversation sits where the test puts it."""
 
     def __init__(self, active_loop="case_form", requested_slot="evidence", case_kind="queja"):
-        slots = {"requested_slot": requested_slot, "case_kind": case_kind,
-                 "registration_id": "reg-1"}
+        slots = {
+            "requested_slot": requested_slot,
+            "case_kind": case_kind,
+            "registration_id": "reg-1",
+        }
         self.tracker = SimpleNamespace(active_loop_name=active_loop, get_slot=slots.get)
 
     async def retrieve(self, sender_id):
@@ -568,29 +650,40 @@ def reception_store(evidence_reception_store):
 def test_a_file_is_stored_only_while_the_form_asks_for_evidence(reception_store):
     png = synthetic_files.png()
     answer = run(evidence_reception.receive_file(StubTrackers(), "wa-1", 'mi "foto"\n{1}.png', png))
-    assert json.loads(answer[len("/inform"):]) == {"evidence_file": "mi foto1.png"}
+    assert json.loads(answer[len("/inform") :]) == {"evidence_file": "mi foto1.png"}
     assert [e.name for e in reception_store.pending("wa-1", "reg-1")] == ["mi foto1.png"]
     agent = SimpleNamespace(tracker_store=StubTrackers(requested_slot="email"))
-    assert run(evidence_reception.receive_file(agent, "wa-1", "b.png", png)) == \
-        '/inform{"evidence_error": "evidence_not_now"}'
-    assert run(evidence_reception.receive_file(StubTrackers(active_loop=None), "wa-1", "b.png", png)) == \
-        '/inform{"evidence_error": "evidence_not_now"}'
+    assert (
+        run(evidence_reception.receive_file(agent, "wa-1", "b.png", png))
+        == '/inform{"evidence_error": "evidence_not_now"}'
+    )
+    assert (
+        run(evidence_reception.receive_file(StubTrackers(active_loop=None), "wa-1", "b.png", png))
+        == '/inform{"evidence_error": "evidence_not_now"}'
+    )
     assert len(reception_store.pending("wa-1", "reg-1")) == 1
 
 
 def test_refusals_carry_the_reason_and_the_limit_follows_the_case_kind(reception_store):
     big = synthetic_files.png(padding=2 * 1024 * 1024)
     queja, denuncia = StubTrackers(case_kind="queja"), StubTrackers(case_kind="denuncia")
-    assert run(evidence_reception.receive_file(queja, "wa-2", "big.png", big)) == \
-        '/inform{"evidence_error": "evidence_too_large"}'
+    assert (
+        run(evidence_reception.receive_file(queja, "wa-2", "big.png", big))
+        == '/inform{"evidence_error": "evidence_too_large"}'
+    )
     assert "evidence_file" in run(evidence_reception.receive_file(denuncia, "wa-2", "big.png", big))
-    assert run(evidence_reception.receive_file(queja, "wa-2", "x.pdf", b"MZ\x90\x00 program")) == \
-        '/inform{"evidence_error": "evidence_type"}'
+    assert (
+        run(evidence_reception.receive_file(queja, "wa-2", "x.pdf", b"MZ\x90\x00 program"))
+        == '/inform{"evidence_error": "evidence_type"}'
+    )
     assert run(evidence_reception.size_limit(queja, "wa-2")) == 1024 * 1024
-    assert run(evidence_reception.size_limit(StubTrackers(requested_slot="address"), "wa-2")) is None
+    assert (
+        run(evidence_reception.size_limit(StubTrackers(requested_slot="address"), "wa-2")) is None
+    )
 
 
 # --- files received over WhatsApp -------------------------------------------------------------
+
 
 def file_message(kind="image", media_id="MEDIA1", file_name=None):
     return wa.Incoming("wamid.F", WA_ID, kind, media_id=media_id, file_name=file_name)
@@ -624,11 +717,15 @@ def test_a_file_is_downloaded_within_the_limit_and_handed_to_the_intake(download
 def test_files_are_refused_without_downloading_when_not_expected_or_not_evidence(downloads):
     channel, asked, _ = downloads
     not_now = SimpleNamespace(tracker_store=StubTrackers(requested_slot="cedula"))
-    assert run(channel._file_text(file_message(), "wa-4", not_now)) == \
-        '/inform{"evidence_error": "evidence_not_now"}'
+    assert (
+        run(channel._file_text(file_message(), "wa-4", not_now))
+        == '/inform{"evidence_error": "evidence_not_now"}'
+    )
     waiting = SimpleNamespace(tracker_store=StubTrackers())
-    assert run(channel._file_text(file_message("audio", media_id=None), "wa-4", waiting)) == \
-        '/inform{"evidence_error": "evidence_type"}'
+    assert (
+        run(channel._file_text(file_message("audio", media_id=None), "wa-4", waiting))
+        == '/inform{"evidence_error": "evidence_type"}'
+    )
     assert asked == []
 
 
@@ -636,8 +733,12 @@ def test_a_too_large_or_failed_download_is_refused_with_its_reason(downloads):
     channel, asked, results = downloads
     results.extend([wa.MediaTooLarge(), wa.MediaError("media HTTP 404")])
     agent = SimpleNamespace(tracker_store=StubTrackers(case_kind="queja"))
-    assert run(channel._file_text(file_message(), "wa-5", agent)) == \
-        '/inform{"evidence_error": "evidence_too_large"}'
-    assert run(channel._file_text(file_message(), "wa-5", agent)) == \
-        '/inform{"evidence_error": "evidence_damaged"}'
+    assert (
+        run(channel._file_text(file_message(), "wa-5", agent))
+        == '/inform{"evidence_error": "evidence_too_large"}'
+    )
+    assert (
+        run(channel._file_text(file_message(), "wa-5", agent))
+        == '/inform{"evidence_error": "evidence_damaged"}'
+    )
     assert [limit for _, limit in asked] == [1024 * 1024, 1024 * 1024]

@@ -8,6 +8,7 @@ AA level for normal text. It also fails when a colour is written outside
 ``:root`` or a colour variable is used for text or a background without a pair
 here, so the list cannot silently fall behind the stylesheet.
 """
+
 from __future__ import annotations
 
 import re
@@ -67,14 +68,15 @@ def relative_luminance(hex_colour: str) -> float:
     value = hex_colour.lstrip("#")
     if len(value) == 3:
         value = "".join(c * 2 for c in value)
-    channels = [int(value[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    channels = [int(value[i : i + 2], 16) / 255 for i in (0, 2, 4)]
     linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
 
 def contrast(foreground: str, background: str) -> float:
-    lighter, darker = sorted((relative_luminance(foreground), relative_luminance(background)),
-                             reverse=True)
+    lighter, darker = sorted(
+        (relative_luminance(foreground), relative_luminance(background)), reverse=True
+    )
     return (lighter + 0.05) / (darker + 0.05)
 
 
@@ -87,14 +89,18 @@ def root_block(css: str) -> str:
 
 
 def palette(css: str) -> dict:
-    return {name: value.lower() for name, value in
-            re.findall(r"(--[\w-]+)\s*:\s*(#[0-9a-fA-F]{3,6})\s*;", root_block(css))}
+    return {
+        name: value.lower()
+        for name, value in re.findall(r"(--[\w-]+)\s*:\s*(#[0-9a-fA-F]{3,6})\s*;", root_block(css))
+    }
 
 
 def test_the_formula_gives_the_known_ratios():
     assert contrast("#000000", "#ffffff") == pytest.approx(21.0)
     assert contrast("#ffffff", "#ffffff") == pytest.approx(1.0)
-    assert contrast("#777777", "#ffffff") == pytest.approx(4.48, abs=0.01)  # the classic "just fails"
+    assert contrast("#777777", "#ffffff") == pytest.approx(
+        4.48, abs=0.01
+    )  # the classic "just fails"
 
 
 @pytest.mark.parametrize("where, text, background", PAIRS, ids=[p[0] for p in PAIRS])
@@ -102,7 +108,8 @@ def test_text_is_readable(where, text, background):
     colours = palette(stylesheet())
     ratio = contrast(colours[text], colours[background])
     assert ratio >= AA_NORMAL_TEXT, (
-        f"{where}: {text} {colours[text]} on {background} {colours[background]} is {ratio:.2f}:1")
+        f"{where}: {text} {colours[text]} on {background} {colours[background]} is {ratio:.2f}:1"
+    )
 
 
 def test_every_colour_is_a_variable_of_root():
@@ -124,6 +131,8 @@ def test_every_colour_used_for_text_or_background_has_a_pair():
 
 def test_the_logo_text_is_readable():
     svg = MARK.read_text(encoding="utf-8")
-    background = re.search(r'<rect width="40" height="40"[^>]*fill="(#[0-9a-fA-F]{6})"', svg).group(1)
+    background = re.search(r'<rect width="40" height="40"[^>]*fill="(#[0-9a-fA-F]{6})"', svg).group(
+        1
+    )
     text = re.search(r'<text[^>]*fill="(#[0-9a-fA-F]{6})"', svg).group(1)
     assert contrast(text, background) >= AA_NORMAL_TEXT

@@ -1,6 +1,7 @@
 """The web page channel in-process (no browser): the page, the static files, the
 evidence upload with a real evidence store on SQLite, and socket.io sessions bound
 to the browser that opened them."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,16 +17,20 @@ from channels import evidence_reception, web
 from channels.request_body import read_body
 from tests import synthetic_files
 
-BROWSER = "a1" * 32     # the page's cookie: 64 hex characters of randomness
+BROWSER = "a1" * 32  # the page's cookie: 64 hex characters of randomness
 OTHER_BROWSER = "b2" * 32
 
 
 class StubAgent:
     def __init__(self, tracker_store=None):
         self.tracker_store = tracker_store
-        self.domain = SimpleNamespace(responses={
-            "utter_service_busy": [{"text": "ocupado"}], "utter_empty_message": [{"text": "vacío"}],
-            "utter_message_too_long": [{"text": "muy largo"}]})
+        self.domain = SimpleNamespace(
+            responses={
+                "utter_service_busy": [{"text": "ocupado"}],
+                "utter_empty_message": [{"text": "vacío"}],
+                "utter_message_too_long": [{"text": "muy largo"}],
+            }
+        )
 
     def is_ready(self):
         return True
@@ -36,13 +41,18 @@ class Trackers:
 
     def __init__(self, sessions):
         def tracker(requested_slot, case_kind):
-            slots = {"requested_slot": requested_slot, "case_kind": case_kind,
-                     "registration_id": "reg-1"}
+            slots = {
+                "requested_slot": requested_slot,
+                "case_kind": case_kind,
+                "registration_id": "reg-1",
+            }
             return SimpleNamespace(active_loop_name="case_form", get_slot=slots.get, events=[])
 
-        self.trackers = {sessions.at_evidence: tracker("evidence", "queja"),
-                         sessions.denuncia: tracker("evidence", "denuncia"),
-                         sessions.elsewhere: tracker("address", "queja")}
+        self.trackers = {
+            sessions.at_evidence: tracker("evidence", "queja"),
+            sessions.denuncia: tracker("evidence", "denuncia"),
+            sessions.elsewhere: tracker("address", "queja"),
+        }
 
     async def retrieve(self, sender_id):
         return self.trackers.get(sender_id)
@@ -56,8 +66,12 @@ def store(evidence_reception_store):
 @pytest.fixture
 def sessions(store):
     """Session ids of this browser (made after the wiring, whose key signs them)."""
-    return SimpleNamespace(**{name: web.session_id_for(BROWSER)
-                              for name in ("at_evidence", "denuncia", "elsewhere", "unknown")})
+    return SimpleNamespace(
+        **{
+            name: web.session_id_for(BROWSER)
+            for name in ("at_evidence", "denuncia", "elsewhere", "unknown")
+        }
+    )
 
 
 @pytest.fixture
@@ -68,8 +82,10 @@ def app(sessions):
     async def no_text_messages(message):
         raise AssertionError("the web page channel receives no chat messages")
 
-    app.blueprint(web.WebPageInput.from_credentials(None).blueprint(no_text_messages),
-                  url_prefix="/webhooks/web")
+    app.blueprint(
+        web.WebPageInput.from_credentials(None).blueprint(no_text_messages),
+        url_prefix="/webhooks/web",
+    )
     return app
 
 
@@ -86,15 +102,23 @@ def multipart(fields: list, boundary: str = "----buzonTest7MA4YWxkTrZu0gW") -> t
             body += field[1].encode() + b"\r\n"
         else:
             name, filename, content = field
-            body += (f'Content-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-                     f"Content-Type: application/octet-stream\r\n\r\n").encode("utf-8")
+            body += (
+                f'Content-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                f"Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
             body += content + b"\r\n"
     body += f"--{boundary}--\r\n".encode()
     return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
 
 
-def upload(app, sender: str, name: str, content: bytes, cookie: str | None = BROWSER,
-           origin: str | None = None):
+def upload(
+    app,
+    sender: str,
+    name: str,
+    content: bytes,
+    cookie: str | None = BROWSER,
+    origin: str | None = None,
+):
     body, headers = multipart([("sender", sender), ("file", name, content)])
     if cookie:
         headers["Cookie"] = f"{web.COOKIE}={cookie}"
@@ -128,8 +152,10 @@ def test_the_widget_bundle_comes_from_npm_without_external_fonts(app):
     assert b"fonts.googleapis.com" not in bundle.body
 
 
-@pytest.mark.parametrize("name", ["../index.html", "..%2Findex.html", ".hidden", "nothing.css",
-                                  "%2e%2e/%2e%2e/channels/web.py"])
+@pytest.mark.parametrize(
+    "name",
+    ["../index.html", "..%2Findex.html", ".hidden", "nothing.css", "%2e%2e/%2e%2e/channels/web.py"],
+)
 def test_nothing_outside_the_static_folder_is_served(app, name):
     _, answer = run(app.asgi_client.get(f"/webhooks/web/static/{name}"))
     assert answer.status == 404
@@ -139,10 +165,11 @@ def test_static_file_refuses_paths_that_leave_the_folder(tmp_path):
     (tmp_path / "static").mkdir()
     (tmp_path / "static" / "a.css").write_text("a{}")
     (tmp_path / "secret.txt").write_text("no")
-    assert web.static_file("a.css", tmp_path / "static") == (tmp_path / "static" / "a.css").resolve()
+    assert (
+        web.static_file("a.css", tmp_path / "static") == (tmp_path / "static" / "a.css").resolve()
+    )
     for name in ("../secret.txt", "/etc/passwd", "a.css/..", ".a.css", "", "a\\b", "x\x00.css"):
         assert web.static_file(name, tmp_path / "static") is None
-
 
 
 def test_a_png_at_the_evidence_step_is_stored_and_the_bot_told(app, store, sessions):
@@ -152,31 +179,49 @@ def test_a_png_at_the_evidence_step_is_stored_and_the_bot_told(app, store, sessi
     assert [f.name for f in store.pending(sessions.at_evidence, "reg-1")] == ["receta médica.png"]
 
 
-@pytest.mark.parametrize("where, name, content, reason", [
-    ("at_evidence", "informe.pdf", b"esto no es un PDF\n" * 10, "evidence_type"),
-    ("at_evidence", "foto.png", synthetic_files.png(padding=2 * 1024 * 1024), "evidence_too_large"),
-    ("at_evidence", "vacio.png", b"", "evidence_empty"),
-    ("elsewhere", "receta.png", synthetic_files.png(), "evidence_not_now"),
-    ("unknown", "receta.png", synthetic_files.png(), "evidence_not_now"),  # no such conversation
-])
-def test_a_refused_file_gets_the_reason_for_the_bot(app, store, sessions, where, name, content,
-                                                    reason):
+@pytest.mark.parametrize(
+    "where, name, content, reason",
+    [
+        ("at_evidence", "informe.pdf", b"esto no es un PDF\n" * 10, "evidence_type"),
+        (
+            "at_evidence",
+            "foto.png",
+            synthetic_files.png(padding=2 * 1024 * 1024),
+            "evidence_too_large",
+        ),
+        ("at_evidence", "vacio.png", b"", "evidence_empty"),
+        ("elsewhere", "receta.png", synthetic_files.png(), "evidence_not_now"),
+        (
+            "unknown",
+            "receta.png",
+            synthetic_files.png(),
+            "evidence_not_now",
+        ),  # no such conversation
+    ],
+)
+def test_a_refused_file_gets_the_reason_for_the_bot(
+    app, store, sessions, where, name, content, reason
+):
     sender = getattr(sessions, where)
     answer = upload(app, sender, name, content)
     assert answer.status == 200
-    assert json.loads(answer.json["message"][len("/inform"):]) == {"evidence_error": reason}
+    assert json.loads(answer.json["message"][len("/inform") :]) == {"evidence_error": reason}
     assert store.pending(sender, "reg-1") == []
 
 
-@pytest.mark.parametrize("cookie, origin", [
-    (None, None),                                   # no cookie: not a browser that loaded the page
-    (OTHER_BROWSER, None),                          # a stolen session id, another browser
-    ("x" * 64, None),                               # not a cookie the page gives
-    (BROWSER, "https://evil.example"),              # the right cookie, posted from another site
-])
+@pytest.mark.parametrize(
+    "cookie, origin",
+    [
+        (None, None),  # no cookie: not a browser that loaded the page
+        (OTHER_BROWSER, None),  # a stolen session id, another browser
+        ("x" * 64, None),  # not a cookie the page gives
+        (BROWSER, "https://evil.example"),  # the right cookie, posted from another site
+    ],
+)
 def test_an_upload_into_someone_elses_conversation_is_refused(app, store, sessions, cookie, origin):
-    answer = upload(app, sessions.at_evidence, "receta.png", synthetic_files.png(), cookie=cookie,
-                    origin=origin)
+    answer = upload(
+        app, sessions.at_evidence, "receta.png", synthetic_files.png(), cookie=cookie, origin=origin
+    )
     assert answer.status == 403
     assert store.pending(sessions.at_evidence, "reg-1") == []
 
@@ -185,8 +230,12 @@ def test_a_denuncia_takes_a_2_mb_file_and_at_most_max_files(app, store, sessions
     big = synthetic_files.png(padding=2 * 1024 * 1024)
     assert "evidence_file" in upload(app, sessions.denuncia, "foto.png", big).json["message"]
     for number in range(1, MAX_FILES):
-        assert "evidence_file" in upload(app, sessions.denuncia, f"f{number}.png",
-                                         synthetic_files.png(width=number + 1)).json["message"]
+        assert (
+            "evidence_file"
+            in upload(
+                app, sessions.denuncia, f"f{number}.png", synthetic_files.png(width=number + 1)
+            ).json["message"]
+        )
     refused = upload(app, sessions.denuncia, "otra.png", synthetic_files.png(width=20))
     assert refused.json["message"] == '/inform{"evidence_error": "evidence_too_many"}'
 
@@ -223,15 +272,20 @@ def test_read_body_keeps_at_most_the_limit():
     assert run(read_body(request, limit=15)) == (b"a" * 10 + b"b" * 5, False)
 
 
-@pytest.mark.parametrize("fields", [
-    [("sender", "AT_EVIDENCE")],                                           # no file
-    [("file", "a.png", synthetic_files.png())],                            # no sender
-    [("sender", "ana"), ("file", "a.png", synthetic_files.png())],         # not a session id
-    [("sender", "wa-" + "a" * 37), ("file", "a.png", synthetic_files.png())],
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [("sender", "AT_EVIDENCE")],  # no file
+        [("file", "a.png", synthetic_files.png())],  # no sender
+        [("sender", "ana"), ("file", "a.png", synthetic_files.png())],  # not a session id
+        [("sender", "wa-" + "a" * 37), ("file", "a.png", synthetic_files.png())],
+    ],
+)
 def test_a_malformed_upload_is_a_400(app, store, sessions, fields):
-    fields = [(name, sessions.at_evidence, *rest) if value == "AT_EVIDENCE" else (name, value, *rest)
-              for name, value, *rest in fields]
+    fields = [
+        (name, sessions.at_evidence, *rest) if value == "AT_EVIDENCE" else (name, value, *rest)
+        for name, value, *rest in fields
+    ]
     body, headers = multipart(fields)
     headers["Cookie"] = f"{web.COOKIE}={BROWSER}"
     _, answer = run(app.asgi_client.post("/webhooks/web/upload", content=body, headers=headers))
@@ -239,10 +293,16 @@ def test_a_malformed_upload_is_a_400(app, store, sessions, fields):
     assert store.pending(sessions.at_evidence, "reg-1") == []
 
 
-@pytest.mark.parametrize("body, headers", [
-    (b'{"sender": "x"}', {"Content-Type": "application/json"}),
-    (b"--x\r\nno colon here\r\n\r\nzzz\r\n--x--\r\n", {"Content-Type": "multipart/form-data; boundary=x"}),
-])
+@pytest.mark.parametrize(
+    "body, headers",
+    [
+        (b'{"sender": "x"}', {"Content-Type": "application/json"}),
+        (
+            b"--x\r\nno colon here\r\n\r\nzzz\r\n--x--\r\n",
+            {"Content-Type": "multipart/form-data; boundary=x"},
+        ),
+    ],
+)
 def test_a_body_that_is_no_form_is_a_400(app, store, body, headers):
     _, answer = run(app.asgi_client.post("/webhooks/web/upload", content=body, headers=headers))
     assert answer.status == 400
@@ -262,10 +322,15 @@ def test_an_upload_before_the_bot_has_loaded_is_a_503(app, store, sessions):
 
 # --- socket.io sessions ------------------------------------------------------------------------
 
+
 def socketio_channel(received: list):
     channel = web.SocketIOInput.from_credentials(
-        {"user_message_evt": "user_uttered", "bot_message_evt": "bot_uttered",
-         "session_persistence": True})
+        {
+            "user_message_evt": "user_uttered",
+            "bot_message_evt": "bot_uttered",
+            "session_persistence": True,
+        }
+    )
 
     async def on_new_message(message):
         received.append(message)
@@ -301,22 +366,36 @@ def test_socketio_joins_the_session_room_so_replies_reach_the_browser(store):
     run(handlers["session_request"]("sid-1", {"session_id": mine}))
     assert calls == [("enter_room", "sid-1", mine), ("emit", "session_confirm", mine, "sid-1")]
     run(handlers["user_uttered"]("sid-1", {"message": "hola", "session_id": mine}))
-    assert [(m.text, m.sender_id, m.input_channel) for m in received] == [("hola", mine, "socketio")]
+    assert [(m.text, m.sender_id, m.input_channel) for m in received] == [
+        ("hola", mine, "socketio")
+    ]
 
 
-@pytest.mark.parametrize("connection", [
-    environ(cookie=None),                                   # did not load the page
-    environ(cookie="zz"),                                   # a cookie the page never gives
-    environ(origin="https://evil.example"),                 # a page of another site
-])
+@pytest.mark.parametrize(
+    "connection",
+    [
+        environ(cookie=None),  # did not load the page
+        environ(cookie="zz"),  # a cookie the page never gives
+        environ(origin="https://evil.example"),  # a page of another site
+    ],
+)
 def test_socketio_refuses_a_socket_without_the_page_or_from_another_site(store, connection):
     handlers, _ = socketio_channel([])
     assert run(handlers["connect"]("sid-x", connection, None)) is False
 
 
-@pytest.mark.parametrize("data", [None, {}, {"session_id": None}, {"session_id": "ana"},
-                                  {"session_id": "wa-" + "a" * 37}, "texto",
-                                  {"session_id": "c" * 40}])
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        {},
+        {"session_id": None},
+        {"session_id": "ana"},
+        {"session_id": "wa-" + "a" * 37},
+        "texto",
+        {"session_id": "c" * 40},
+    ],
+)
 def test_socketio_gives_a_new_session_instead_of_a_foreign_one(store, data):
     received = []
     handlers, calls = socketio_channel(received)

@@ -12,13 +12,13 @@ Nothing is downloaded: the browser is /usr/bin/chromium and the driver
 /usr/bin/chromedriver. Without them (or without ``web/node_modules``, installed
 by ``npm ci`` in ``web/``) the tests fail in CI and are skipped elsewhere.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ from buzon import crypto, db
 from buzon.cases.store import CaseStore
 from channels import web
 from tests import synthetic, synthetic_files
-from tests.e2e.servers import Bot, EMBEDDED_ENDPOINTS, ROOT
+from tests.e2e.servers import EMBEDDED_ENDPOINTS, ROOT, Bot
 
 pytestmark = pytest.mark.e2e
 
@@ -40,9 +40,15 @@ BUNDLE = ROOT / "web" / "node_modules" / "rasa-webchat" / "lib" / "index.js"
 SCREENSHOT = ROOT / "docs" / "widget.png"
 PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
 CHROMIUM_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--no-first-run", "--window-size=390,844",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=390,844",
 ]
 
 CEDULA = synthetic.cedula("091122334")
@@ -74,11 +80,16 @@ def bot(tmp_path_factory):
     _require(BUNDLE.is_file(), "rasa-webchat is not installed: run `npm ci` in web/")
     tmp_path = tmp_path_factory.mktemp("web")
     key = Fernet.generate_key().decode()
-    env = {"BUZON_VAR_DIR": str(tmp_path / "var"), "CASE_ENCRYPTION_KEY": key,
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'cases.db'}"}
+    env = {
+        "BUZON_VAR_DIR": str(tmp_path / "var"),
+        "CASE_ENCRYPTION_KEY": key,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cases.db'}",
+    }
     credentials = tmp_path / "credentials.yml"
     credentials.write_text(CREDENTIALS)
-    server = Bot(tmp_path, env, EMBEDDED_ENDPOINTS % (tmp_path / "tracker.db"), credentials=credentials)
+    server = Bot(
+        tmp_path, env, EMBEDDED_ENDPOINTS % (tmp_path / "tracker.db"), credentials=credentials
+    )
     db.migrate(env["DATABASE_URL"])
     server.cipher = crypto.FieldCipher(key)
     server.store = CaseStore(db.make_engine(env["DATABASE_URL"]), server.cipher)
@@ -90,8 +101,11 @@ def bot(tmp_path_factory):
 
 @pytest.fixture()
 def browser():
-    _require(Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file(),
-             "Debian's chromium and chromium-driver are needed (apt-get install chromium chromium-driver)")
+    _require(
+        Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file(),
+        "Debian's chromium and chromium-driver are needed "
+        "(apt-get install chromium chromium-driver)",
+    )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -133,22 +147,25 @@ class Chat:
     def bot_texts(self) -> list:
         # Read in one script: the widget re-renders messages while they arrive.
         return self.driver.execute_script(
-            "return Array.from(document.querySelectorAll('.rw-conversation-container .rw-response'))"
-            ".map(function (m) { return m.innerText; })")
+            "return Array.from(document.querySelectorAll("
+            "'.rw-conversation-container .rw-response'))"
+            ".map(function (m) { return m.innerText; })"
+        )
 
     def transcript(self) -> str:
         return self.driver.execute_script(
             "return Array.from(document.querySelectorAll("
             "'.rw-conversation-container .rw-response, .rw-conversation-container .rw-client'))"
             ".map(function (m) { return (m.classList.contains('rw-response') ? 'BOT: ' : 'YO:  ')"
-            " + m.innerText; }).join('\\n')")
+            " + m.innerText; }).join('\\n')"
+        )
 
     def expect(self, *fragments: str) -> str:
         """Wait for new bot messages that together contain every fragment; their text."""
 
         def arrived():
             texts = self.bot_texts()
-            fresh = "\n".join(texts[self.seen:])
+            fresh = "\n".join(texts[self.seen :])
             if all(fragment in fresh for fragment in fragments):
                 self.seen = len(texts)
                 return fresh
@@ -162,10 +179,13 @@ class Chat:
 
         def clicked():
             try:
-                for element in reversed(self.driver.find_elements(self.by.CSS_SELECTOR, ".rw-reply")):
+                for element in reversed(
+                    self.driver.find_elements(self.by.CSS_SELECTOR, ".rw-reply")
+                ):
                     if element.text.strip() == title and element.is_displayed():
                         self.driver.execute_script(
-                            "arguments[0].scrollIntoView({block: 'center'})", element)
+                            "arguments[0].scrollIntoView({block: 'center'})", element
+                        )
                         element.click()
                         return True
             except StaleElementReferenceException:
@@ -214,7 +234,12 @@ def test_page_is_an_iess_service_on_a_phone(bot, browser):
     greeting = chat.expect("Hola, le saluda el Buzón de Quejas y Denuncias del IESS")
     assert "¿Qué desea hacer?" in greeting
     titles = [b.text for b in browser.find_elements("css selector", ".rw-reply")]
-    assert titles == ["Registrar queja", "Registrar denuncia", "Consultar estado", "¿Qué puedo reportar?"]
+    assert titles == [
+        "Registrar queja",
+        "Registrar denuncia",
+        "Consultar estado",
+        "¿Qué puedo reportar?",
+    ]
     # The widget is open on a phone, nothing is wider than the screen, the control is there.
     assert browser.find_element("css selector", ".rw-new-message").is_displayed()
     assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE["width"]
@@ -226,10 +251,14 @@ def test_page_is_an_iess_service_on_a_phone(bot, browser):
     # The file input is reached with the keyboard (Tab), not only with the mouse.
     assert browser.execute_script("return arguments[0].tabIndex", file_input) == 0
     assert browser.execute_script(
-        "var s = getComputedStyle(arguments[0]); return s.display !== 'none' && s.visibility !== 'hidden'",
-        file_input)
+        "var s = getComputedStyle(arguments[0]); "
+        "return s.display !== 'none' && s.visibility !== 'hidden'",
+        file_input,
+    )
     # The same on the smallest phone we support.
-    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**PHONE, "width": 360, "height": 640})
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {**PHONE, "width": 360, "height": 640}
+    )
     time.sleep(0.5)
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 360
     # Its buttons work from the keyboard too.
@@ -237,24 +266,37 @@ def test_page_is_an_iess_service_on_a_phone(bot, browser):
     from selenium.webdriver.common.keys import Keys
 
     help_button = browser.find_elements("css selector", ".rw-reply")[-1]
-    assert help_button.get_attribute("role") == "button" and help_button.get_attribute("tabindex") == "0"
+    assert (
+        help_button.get_attribute("role") == "button"
+        and help_button.get_attribute("tabindex") == "0"
+    )
     help_button.send_keys(Keys.ENTER)
     assert "gestiondenuncias@iess.gob.ec" in chat.expect("Una QUEJA es por un mal servicio")
-    severe = [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    severe = [
+        entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"
+    ]
     assert severe == [], severe
 
 
 def test_the_server_refuses_more_than_20_mb_without_reading_it_all(bot):
     boundary = "----buzonWebTest"
     cookie = requests.get(bot.page_url, timeout=30).cookies["buzon_chat"]
-    sender = web.session_id_for(cookie, bot.cipher.hash_key("web-session"))  # not asking for evidence
-    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="sender"\r\n\r\n{sender}\r\n'
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="video.png"\r\n'
-            "Content-Type: image/png\r\n\r\n").encode()
+    sender = web.session_id_for(
+        cookie, bot.cipher.hash_key("web-session")
+    )  # not asking for evidence
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="sender"\r\n\r\n{sender}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="video.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode()
     body = head + synthetic_files.png(padding=21 * 1024 * 1024) + f"\r\n--{boundary}--\r\n".encode()
-    answer = requests.post(bot.page_url + "upload", data=body, timeout=120,
-                           cookies={"buzon_chat": cookie},
-                           headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    answer = requests.post(
+        bot.page_url + "upload",
+        data=body,
+        timeout=120,
+        cookies={"buzon_chat": cookie},
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
     assert answer.status_code == 200
     assert answer.json() == {"message": '/inform{"evidence_error": "evidence_not_now"}'}
     malformed = requests.post(bot.page_url + "upload", files={"file": ("a.png", b"x")}, timeout=30)
@@ -266,7 +308,8 @@ def test_a_citizen_files_a_queja_with_evidence_in_the_widget(bot, browser, tmp_p
     chat = Chat(browser, tmp_path)
     chat.expect("Hola, le saluda")
     session_id = browser.execute_script(
-        "return JSON.parse(sessionStorage.getItem('chat_session')).session_id")
+        "return JSON.parse(sessionStorage.getItem('chat_session')).session_id"
+    )
     assert len(session_id) == 40  # a nonce and its MAC under this browser's cookie
     assert browser.execute_script("return document.cookie") == ""  # HttpOnly: not for scripts
 
@@ -297,8 +340,9 @@ def test_a_citizen_files_a_queja_with_evidence_in_the_widget(bot, browser, tmp_p
     assert "receta.png" in status and "enviado" in status
     chat.expect("Recibimos su archivo «receta.png»", "Puede enviar otro archivo")  # and asks again
     assert "Archivo adjunto: receta.png" in chat.transcript()
-    browser.execute_script("arguments[0].scrollIntoView({block: 'start'})",
-                           browser.find_element("id", "chat"))
+    browser.execute_script(
+        "arguments[0].scrollIntoView({block: 'start'})", browser.find_element("id", "chat")
+    )
     SCREENSHOT.parent.mkdir(exist_ok=True)
     browser.save_screenshot(str(SCREENSHOT))
 
@@ -325,9 +369,13 @@ def test_a_citizen_files_a_queja_with_evidence_in_the_widget(bot, browser, tmp_p
     assert case["evidence_count"] == 1
     assert case["channel"] == "socketio" and case["cedula"] == CEDULA
     with bot.store.engine.connect() as connection:
-        files = connection.execute(text(
-            "SELECT e.kind, e.size FROM evidence e JOIN cases c ON c.id = e.case_id "
-            "WHERE c.number = :number"), {"number": number}).all()
+        files = connection.execute(
+            text(
+                "SELECT e.kind, e.size FROM evidence e JOIN cases c ON c.id = e.case_id "
+                "WHERE c.number = :number"
+            ),
+            {"number": number},
+        ).all()
     assert [(kind, size) for kind, size in files] == [("png", len(synthetic_files.png()))]
     logs = bot.all_logs()
     for secret in (CEDULA, "997654321", EMAIL, "receta.png"):
