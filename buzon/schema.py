@@ -6,11 +6,13 @@ Each table lives with the module that owns it; importing them here fills
 
 from __future__ import annotations
 
+from buzon import audit as _audit
 from buzon import evidence as _evidence
 from buzon import outbox as _outbox
 from buzon.cases import models as _cases
 from buzon.cases import throttle as _throttle
 from buzon.db import Base
+from buzon.staff import accounts as _accounts
 
 metadata = Base.metadata
-OWNERS = (_cases, _throttle, _evidence, _outbox)
+OWNERS = (_cases, _throttle, _evidence, _outbox, _audit, _accounts)

@@ -23,10 +23,13 @@ from sqlalchemy.engine import Engine
 
 from buzon import crypto, db
 from buzon import settings as settings_module
+from buzon.audit import AuditLog
 from buzon.cases.store import CaseStore
 from buzon.cases.throttle import LookupThrottleStore
 from buzon.evidence import EvidenceStore
 from buzon.outbox import Outbox, transport_for
+from buzon.staff.accounts import AccountStore
+from buzon.staff.desk import CaseDesk
 
 
 class MissingKey(crypto.KeyConfigurationError):
@@ -90,6 +93,18 @@ class Wiring:
             self.settings.smtp_from,
             max_attempts=self.settings.mail_max_attempts,
         )
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.engine, self.cipher)
+
+    @cached_property
+    def accounts(self) -> AccountStore:
+        return AccountStore(self.engine, self.cipher)
+
+    @cached_property
+    def desk(self) -> CaseDesk:
+        return CaseDesk(self.engine, self.cipher, self.audit)
 
     def close(self) -> None:
         if "engine" in self.__dict__:

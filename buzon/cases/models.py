@@ -12,7 +12,7 @@ as a keyed hash. Times are naive UTC (the same on SQLite and PostgreSQL).
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, String, Text
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Text
 
 from buzon.db import Base
 
@@ -39,6 +39,7 @@ class Case(Base):
     channel = Column(String(32), nullable=False)
     consent_version = Column(String(32), nullable=False)
     consent_at = Column(DateTime(), nullable=False)
+    assigned_to = Column(Integer, ForeignKey("staff_users.id"), index=True)
     created_at = Column(DateTime(), nullable=False)
     updated_at = Column(DateTime(), nullable=False)
 
@@ -51,3 +52,41 @@ class CaseSequence(Base):
     kind = Column(String(16), primary_key=True)
     year = Column(Integer, primary_key=True)
     last_value = Column(Integer, nullable=False)
+
+
+class CaseEvent(Base):
+    """One entry of a case's timeline: a status change, a note, an assignment, a move.
+
+    ``note_enc`` is internal to staff; ``message_enc`` is what is said to the
+    citizen (sent by the follow-up of the next issue); both encrypted.
+    """
+
+    __tablename__ = "case_events"
+
+    id = Column(Integer, primary_key=True)
+    case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)
+    at = Column(DateTime(), nullable=False)
+    actor_id = Column(Integer, ForeignKey("staff_users.id"))
+    kind = Column(String(32), nullable=False)
+    from_value = Column(String(64))
+    to_value = Column(String(64))
+    reason_enc = Column(Text)
+    note_enc = Column(Text)
+    message_enc = Column(Text)
+
+
+class RevealRequest(Base):
+    """An investigator's reasoned request to see a denunciante's identity."""
+
+    __tablename__ = "reveal_requests"
+
+    id = Column(Integer, primary_key=True)
+    case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)
+    requester_id = Column(Integer, ForeignKey("staff_users.id"), nullable=False, index=True)
+    reason_enc = Column(Text, nullable=False)
+    status = Column(String(16), nullable=False, index=True)
+    decided_by = Column(Integer, ForeignKey("staff_users.id"))
+    decision_reason_enc = Column(Text)
+    decided_at = Column(DateTime())
+    expires_at = Column(DateTime())
+    created_at = Column(DateTime(), nullable=False)
