@@ -27,7 +27,7 @@ endif
 WHATSAPP_VARS := WHATSAPP_VERIFY_TOKEN WHATSAPP_APP_SECRET WHATSAPP_ACCESS_TOKEN WHATSAPP_PHONE_NUMBER_ID WHATSAPP_API_URL
 $(foreach var,$(WHATSAPP_VARS),$(eval export $(var) ?=))
 
-.PHONY: help install run shell train migrate purge reencrypt key-status lint format types validate test test-unit nlu-report nlu-compare test-nlu test-conversations test-e2e test-web web-install browser clean
+.PHONY: help install run shell train migrate purge reencrypt key-status staff-admin staff-user audit-verify lint format types validate test test-unit nlu-report nlu-compare test-nlu test-conversations test-e2e test-web web-install browser clean
 
 help:
 	@echo "make run    - set up, train when needed and start the bot (http://localhost:5005)"
@@ -36,6 +36,7 @@ help:
 	@echo "make train  - train the model"
 	@echo "make lint / make types / make format - ruff and mypy (run first by make test)"
 	@echo "make purge  - one pass of the retention job; make reencrypt - after a key rotation"
+	@echo "make staff-admin - the console's first administrator; make staff-user EMAIL= ROLE= [AREA=]"
 	@echo "make nlu-report - score the NLU on the held-out test set (results/nlu/)"
 	@echo "make nlu-compare - score every candidate pipeline on the same test set"
 
@@ -86,6 +87,21 @@ purge: $(STAMP)
 reencrypt: $(STAMP)
 	@umask 077; $(PY) -m buzon.keys reencrypt && $(PY) -m persistence.keys reencrypt --endpoints $(ENDPOINTS)
 
+# Staff accounts of the console: the first administrator (asks), or any account
+# (make staff-user EMAIL=ana@iess.gob.ec ROLE=analista AREA=salud; the password from
+# STAFF_PASSWORD or standard input). Roles: analista investigador custodio supervisor
+# administrador auditor; areas: the keys of buzon/data/routing.yml, comma-separated.
+comma := ,
+staff-admin: $(STAMP) migrate
+	@$(PY) -m buzon.commands staff-admin
+
+staff-user: $(STAMP) migrate
+	@test -n "$(EMAIL)" -a -n "$(ROLE)" || { echo "usage: make staff-user EMAIL=... ROLE=... [AREA=area1,area2]"; exit 2; }
+	@$(PY) -m buzon.commands staff-user "$(EMAIL)" "$(ROLE)" $(subst $(comma), ,$(AREA))
+
+audit-verify: $(STAMP)
+	@$(PY) -m buzon.commands audit-verify
+
 key-status: $(STAMP)
 	@$(PY) -m buzon.keys status && $(PY) -m persistence.keys status --endpoints $(ENDPOINTS)
 
@@ -111,7 +127,7 @@ shell: $(MODEL) migrate
 	@scripts/run.sh shell
 
 test-unit: $(STAMP) data/nlu/lookups.yml
-	$(PY) -m pytest -q tests/unit tests/actions buzon actions persistence channels nlu_components
+	$(PY) -m pytest -q tests/unit tests/actions buzon actions persistence channels nlu_components console
 
 test-conversations: $(MODEL)
 	$(RASA) test core --model $(MODEL) --stories tests/conversations --out results/conversations --fail-on-prediction-errors

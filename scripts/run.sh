@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts the bot on the embedded defaults: the action server, the e-mail outbox
-# worker, the retention worker and the Rasa server (web page + socket.io,
+# worker, the retention worker, the staff console and the Rasa server (web page + socket.io,
 # WhatsApp webhook, REST for curl and tests), all on this machine with SQLite
 # under var/. `scripts/run.sh shell` opens `rasa shell` instead of the server.
 #
@@ -44,6 +44,9 @@ children+=($!)
 .venv/bin/python -m buzon.outbox_worker > "$LOGS/outbox.log" 2>&1 &
 children+=($!)
 .venv/bin/python -m persistence.retention --endpoints "$ENDPOINTS" > "$LOGS/retention.log" 2>&1 &
+children+=($!)
+export STAFF_HOST="${STAFF_HOST:-127.0.0.1}" STAFF_PORT="${STAFF_PORT:-5010}"
+.venv/bin/python -m console > "$LOGS/console.log" 2>&1 &
 children+=($!)
 
 for _ in $(seq 1 60); do
@@ -93,6 +96,7 @@ cat <<MSG
   Hable con el bot por REST:
     curl -s localhost:$RASA_PORT/webhooks/rest/webhook -d '{"sender":"yo","message":"hola"}'
   o en la terminal:  make shell
+  Consola del personal: http://localhost:$STAFF_PORT/  (primer administrador: make staff-admin)
   Casos: ${DATABASE_URL:-SQLite en var/cases.db} · correos de confirmación $mail
   $api_note · escucha en $RASA_INTERFACE
   Registros: $LOGS/ · Detener: Ctrl-C

@@ -56,7 +56,7 @@ def reachable(host: str, port: int) -> bool:
 def make_run(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("make-run")
     var = tmp_path / "var"
-    rasa_port, actions_port = free_port(), free_port()
+    rasa_port, actions_port, console_port = free_port(), free_port(), free_port()
     endpoints = tmp_path / "endpoints.yml"
     endpoints.write_text(
         (ROOT / "endpoints.yml")
@@ -69,6 +69,7 @@ def make_run(tmp_path_factory):
         "BUZON_VAR_DIR": str(var),
         "RASA_PORT": str(rasa_port),
         "ACTIONS_PORT": str(actions_port),
+        "STAFF_PORT": str(console_port),
         "BUZON_ENDPOINTS": str(endpoints),
     }
     for name in (
@@ -91,11 +92,12 @@ def make_run(tmp_path_factory):
     url = f"http://127.0.0.1:{rasa_port}"
     wait_for(f"{url}/webhooks/web/", process, tmp_path / "run.log")
     wait_for_model(url, process, tmp_path / "run.log")
+    wait_for(f"http://127.0.0.1:{console_port}/login", process, tmp_path / "run.log")
     yield {
         "process": process,
         "url": url,
         "var": var,
-        "ports": (rasa_port, actions_port),
+        "ports": (rasa_port, actions_port, console_port),
         "log": tmp_path / "run.log",
     }
     if process.poll() is None:
@@ -140,7 +142,7 @@ def test_a_sigterm_to_make_run_stops_every_server(make_run):
     children = subprocess.run(
         ["pgrep", "-g", str(process.pid)], capture_output=True, text=True
     ).stdout.split()
-    assert len(children) >= 4  # run.sh, actions, outbox, retention, rasa
+    assert len(children) >= 6  # run.sh, actions, outbox, retention, console, rasa
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=60)
     deadline = time.monotonic() + 30

@@ -119,7 +119,15 @@ def test_the_checks_would_see_a_cycle():
 
 # --- no citizen-facing Spanish in Python ------------------------------------------------------
 
-CODE_FOLDERS = ("buzon", "actions", "channels", "persistence", "nlu_components", "scripts")
+CODE_FOLDERS = (
+    "buzon",
+    "actions",
+    "channels",
+    "persistence",
+    "nlu_components",
+    "scripts",
+    "console",
+)
 SPANISH_MARKS = re.compile(r"[áéíóúñÁÉÍÓÚÑ¿¡]")
 SPANISH_WORDS = {  # function words and the words of a chat UI
     "de",

@@ -1,4 +1,5 @@
-"""WCAG AA contrast of every text colour on its background in the web page.
+"""WCAG AA contrast of every text colour on its background: the citizens' page and the
+staff console.
 
 The colours live as custom properties in ``:root`` of ``web/static/site.css``;
 PAIRS lists where each text colour is drawn on which background. The test
@@ -58,6 +59,32 @@ PAIRS = [
     ("message box placeholder", "--ink-muted", "--white"),
     ("chat when JavaScript is off", "--ink", "--white"),
 ]
+CONSOLE_CSS = ROOT / "console" / "static" / "console.css"
+CONSOLE_PAIRS = [
+    ("page text", "--ink", "--page"),
+    ("page title and headings", "--iess-blue", "--page"),
+    ("panel text", "--ink", "--white"),
+    ("panel heading", "--iess-blue", "--white"),
+    ("link", "--iess-blue", "--white"),
+    ("link on the page background", "--iess-blue", "--page"),
+    ("link hovered", "--iess-blue-dark", "--white"),
+    ("help text", "--ink-muted", "--white"),
+    ("help text on the page", "--ink-muted", "--page"),
+    ("top bar and its links", "--white", "--iess-blue"),
+    ("signed-in person in the top bar", "--iess-blue-tint", "--iess-blue"),
+    ("footer", "--white", "--iess-blue-dark"),
+    ("skip link", "--white", "--iess-blue-dark"),
+    ("button", "--white", "--iess-blue"),
+    ("button hovered", "--white", "--iess-blue-dark"),
+    ("secondary button", "--iess-blue", "--white"),
+    ("form field", "--ink", "--white"),
+    ("table heading", "--iess-blue-dark", "--iess-blue-tint"),
+    ("status badge", "--iess-blue-dark", "--status-bg"),
+    ("refusal", "--error", "--alert-bg"),
+    ("notice", "--ok", "--notice-bg"),
+    ("secret shown once", "--ink", "--notice-bg"),
+]
+SHEETS = {"page": (CSS, PAIRS), "console": (CONSOLE_CSS, CONSOLE_PAIRS)}
 # Colour variables that are never text nor a text background: borders, focus ring, shadow.
 NOT_FOR_TEXT = {"--line", "--focus", "--shadow"}
 
@@ -80,8 +107,9 @@ def contrast(foreground: str, background: str) -> float:
     return (lighter + 0.05) / (darker + 0.05)
 
 
-def stylesheet() -> str:
-    return re.sub(r"/\*.*?\*/", "", CSS.read_text(encoding="utf-8"), flags=re.S)
+def stylesheet(sheet: str = "page") -> str:
+    path = SHEETS[sheet][0]
+    return re.sub(r"/\*.*?\*/", "", path.read_text(encoding="utf-8"), flags=re.S)
 
 
 def root_block(css: str) -> str:
@@ -103,27 +131,35 @@ def test_the_formula_gives_the_known_ratios():
     )  # the classic "just fails"
 
 
-@pytest.mark.parametrize("where, text, background", PAIRS, ids=[p[0] for p in PAIRS])
-def test_text_is_readable(where, text, background):
-    colours = palette(stylesheet())
+ALL_PAIRS = [(sheet, *pair) for sheet, (_, pairs) in SHEETS.items() for pair in pairs]
+
+
+@pytest.mark.parametrize(
+    "sheet, where, text, background", ALL_PAIRS, ids=[f"{p[0]}: {p[1]}" for p in ALL_PAIRS]
+)
+def test_text_is_readable(sheet, where, text, background):
+    colours = palette(stylesheet(sheet))
     ratio = contrast(colours[text], colours[background])
     assert ratio >= AA_NORMAL_TEXT, (
         f"{where}: {text} {colours[text]} on {background} {colours[background]} is {ratio:.2f}:1"
     )
 
 
-def test_every_colour_is_a_variable_of_root():
-    css = stylesheet()
+@pytest.mark.parametrize("sheet", list(SHEETS))
+def test_every_colour_is_a_variable_of_root(sheet):
+    css = stylesheet(sheet)
     outside = css.replace(root_block(css), "")
     assert not COLOR_LITERAL.findall(outside), "write colours as variables in :root"
 
 
-def test_every_colour_used_for_text_or_background_has_a_pair():
-    css = stylesheet()
+@pytest.mark.parametrize("sheet", list(SHEETS))
+def test_every_colour_used_for_text_or_background_has_a_pair(sheet):
+    css = stylesheet(sheet)
+    pairs = SHEETS[sheet][1]
     texts = set(re.findall(r"(?<![-\w])color\s*:\s*var\((--[\w-]+)\)", css))
     backgrounds = set(re.findall(r"background(?:-color)?\s*:\s*var\((--[\w-]+)\)", css))
-    listed_texts = {text for _, text, _ in PAIRS}
-    listed_backgrounds = {background for _, _, background in PAIRS}
+    listed_texts = {text for _, text, _ in pairs}
+    listed_backgrounds = {background for _, _, background in pairs}
     assert texts - NOT_FOR_TEXT <= listed_texts, texts - listed_texts
     assert backgrounds - NOT_FOR_TEXT <= listed_backgrounds, backgrounds - listed_backgrounds
     assert set(palette(css)) - NOT_FOR_TEXT <= listed_texts | listed_backgrounds
