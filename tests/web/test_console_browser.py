@@ -142,6 +142,24 @@ def sign_in(driver, console: Console, member) -> None:
     driver.find_element(by.ID, "password").send_keys(PASSWORD)
     driver.find_element(by.ID, "totp").send_keys(member.code())
     driver.find_element(by.CSS_SELECTOR, "form.form button").click()
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 30).until(lambda d: not d.current_url.endswith("/login"))
+
+
+def heading_says(driver, words: str, seconds: float = 30) -> None:
+    """Wait for the page the form led to (the old page's elements go stale meanwhile)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def shown(d):
+        try:
+            return words in d.find_element(By.TAG_NAME, "h1").text
+        except StaleElementReferenceException:
+            return False
+
+    WebDriverWait(driver, seconds).until(shown)
 
 
 def test_an_analyst_handles_a_queja_registered_through_the_bot(servers, browser):
@@ -157,12 +175,13 @@ def test_an_analyst_handles_a_queja_registered_through_the_bot(servers, browser)
     assert browser.current_url.rstrip("/") == console.url, browser.page_source[-800:]
     assert number not in browser.page_source
     browser.get(f"{console.url}/cases/{number}")
-    assert "No encontrado" in browser.page_source
+    heading_says(browser, "No encontrado")
     browser.find_element(By.CSS_SELECTOR, ".who button").click()  # sign out
 
     sign_in(browser, console, analyst)
     assert number in browser.page_source
     browser.find_element(By.LINK_TEXT, number).click()
+    heading_says(browser, number)
     page = browser.page_source
     assert CEDULA in page and STORY in page and "receta.png" in page
 
@@ -175,11 +194,11 @@ def test_an_analyst_handles_a_queja_registered_through_the_bot(servers, browser)
 
     Select(browser.find_element(By.ID, "status")).select_by_value("in_review")
     browser.find_element(By.CSS_SELECTOR, "form[action$='/status'] button").click()
-    assert "En análisis" in browser.find_element(By.TAG_NAME, "h1").text
+    heading_says(browser, "En análisis")
     Select(browser.find_element(By.ID, "status")).select_by_value("resolved")
     browser.find_element(By.ID, "message").send_keys("Se le asignó una cita para el lunes.")
     browser.find_element(By.CSS_SELECTOR, "form[action$='/status'] button").click()
-    assert "Resuelto" in browser.find_element(By.TAG_NAME, "h1").text
+    heading_says(browser, "Resuelto")
     assert "Se le asignó una cita para el lunes." in browser.page_source
 
     assert "Resuelto" in check_status(bot, number, key)
