@@ -61,6 +61,7 @@ from buzon.db import Base, session_factory
 logger = logging.getLogger(__name__)
 
 PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
+EMAIL, WHATSAPP = "email", "whatsapp"
 LEASE = timedelta(minutes=2)
 MAX_DELAY = timedelta(hours=1)
 MAIL_SUFFIX = ".eml.enc"
@@ -75,7 +76,9 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
 
     id = Column(Integer, primary_key=True)
-    case_id = Column(Integer, ForeignKey("cases.id"), nullable=False, index=True)
+    case_id = Column(Integer, ForeignKey("cases.id"), index=True)  # none for a digest
+    # "email" (recipient: an address) or "whatsapp" (recipient: the WhatsApp number)
+    channel = Column(String(16), nullable=False, default="email")
     recipient_enc = Column(Text)
     subject = Column(String(200), nullable=False)
     body_enc = Column(Text)
@@ -92,7 +95,7 @@ class OutboxMessage(Base):
 def enqueue(
     session: Session,
     cipher: crypto.FieldCipher,
-    case_id: int,
+    case_id: int | None,
     recipient: str,
     subject: str,
     body: str,
@@ -113,8 +116,41 @@ def enqueue(
     return message
 
 
+def enqueue_whatsapp(
+    session: Session,
+    cipher: crypto.FieldCipher,
+    case_id: int,
+    wa_id: str,
+    case_number: str,
+    text: str,
+    now: datetime,
+) -> OutboxMessage:
+    """Queue a WhatsApp notice; ``case_number`` fills the template outside the window."""
+    message = OutboxMessage(
+        case_id=case_id,
+        channel=WHATSAPP,
+        recipient_enc=cipher.encrypt(wa_id),
+        subject=case_number,
+        body_enc=cipher.encrypt(text),
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(message)
+    return message
+
+
+class WhatsAppSender(Protocol):
+    def send(self, wa_id: str, text: str, case_number: str) -> None: ...
+
+
 class Transport(Protocol):
     def send(self, message: EmailMessage) -> None: ...
+
+
+class WhatsAppNotConfigured(RuntimeError):
+    """A WhatsApp notice with no Graph API credentials to send it."""
 
 
 class InsecureLogin(RuntimeError):
@@ -242,6 +278,7 @@ class Outbox:
         now: Callable[[], datetime] = utcnow,
         max_attempts: int = 12,
         lease: timedelta = LEASE,
+        whatsapp: WhatsAppSender | None = None,
     ) -> None:
         self.cipher = cipher
         self.transport = transport
@@ -249,6 +286,7 @@ class Outbox:
         self.now = now
         self.max_attempts = max_attempts
         self.lease = lease
+        self.whatsapp = whatsapp
         self._session = session_factory(engine)
 
     def _claimable(self, now: datetime) -> Any:
@@ -318,6 +356,17 @@ class Outbox:
 
         def send() -> None:
             try:
+                with self._session() as session:
+                    row = session.get(OutboxMessage, message_id)
+                    channel = row.channel
+                    if channel == WHATSAPP:
+                        wa_id = self.cipher.decrypt(row.recipient_enc)
+                        text, number = self.cipher.decrypt(row.body_enc), row.subject
+                if channel == WHATSAPP:
+                    if self.whatsapp is None:
+                        raise WhatsAppNotConfigured()
+                    self.whatsapp.send(wa_id, text, number)
+                    return
                 self.transport.send(self._compose(message_id))
             except BaseException as error:
                 failure.append(error)

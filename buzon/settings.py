@@ -48,6 +48,11 @@ class Settings:
     mail_max_attempts: int
     default_channel: str
     conversation_retention: timedelta
+    whatsapp_access_token: str | None
+    whatsapp_phone_number_id: str | None
+    whatsapp_api_url: str
+    whatsapp_notice_template: str
+    whatsapp_notice_language: str
 
     @property
     def mail_dir(self) -> Path:
@@ -106,4 +111,9 @@ def load(environ: Mapping[str, str] = os.environ) -> Settings:
         conversation_retention=timedelta(
             minutes=int(environ.get("CONVERSATION_RETENTION_MINUTES") or 60)
         ),
+        whatsapp_access_token=environ.get("WHATSAPP_ACCESS_TOKEN") or None,
+        whatsapp_phone_number_id=environ.get("WHATSAPP_PHONE_NUMBER_ID") or None,
+        whatsapp_api_url=environ.get("WHATSAPP_API_URL") or "https://graph.facebook.com/v21.0",
+        whatsapp_notice_template=environ.get("WHATSAPP_NOTICE_TEMPLATE") or "case_update",
+        whatsapp_notice_language=environ.get("WHATSAPP_NOTICE_LANGUAGE") or "es",
     )

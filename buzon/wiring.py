@@ -24,12 +24,16 @@ from sqlalchemy.engine import Engine
 from buzon import crypto, db
 from buzon import settings as settings_module
 from buzon.audit import AuditLog
+from buzon.cases.followup import Followup
 from buzon.cases.store import CaseStore
 from buzon.cases.throttle import LookupThrottleStore
 from buzon.evidence import EvidenceStore
 from buzon.outbox import Outbox, transport_for
 from buzon.staff.accounts import AccountStore
 from buzon.staff.desk import CaseDesk
+from buzon.staff.digest import Digest
+from buzon.whatsapp_cloud import GraphClient, NoticeSender
+from buzon.whatsapp_window import ContactWindow
 
 
 class MissingKey(crypto.KeyConfigurationError):
@@ -85,6 +89,36 @@ class Wiring:
         return LookupThrottleStore(self.engine, self.cipher)
 
     @cached_property
+    def followup(self) -> Followup:
+        return Followup(self.engine, self.cipher)
+
+    @cached_property
+    def digest(self) -> Digest:
+        return Digest(self.engine, self.cipher, self.accounts)
+
+    @cached_property
+    def whatsapp_window(self) -> ContactWindow:
+        return ContactWindow(self.engine, self.cipher)
+
+    @cached_property
+    def whatsapp_notices(self) -> NoticeSender | None:
+        """The WhatsApp sender of notices; None without Graph API credentials."""
+        current = self.settings
+        if not (current.whatsapp_access_token and current.whatsapp_phone_number_id):
+            return None
+        client = GraphClient(
+            current.whatsapp_api_url,
+            current.whatsapp_access_token,
+            current.whatsapp_phone_number_id,
+        )
+        return NoticeSender(
+            client,
+            self.whatsapp_window,
+            current.whatsapp_notice_template,
+            current.whatsapp_notice_language,
+        )
+
+    @cached_property
     def outbox(self) -> Outbox:
         return Outbox(
             self.engine,
@@ -92,6 +126,7 @@ class Wiring:
             transport_for(self.settings, self.cipher),
             self.settings.smtp_from,
             max_attempts=self.settings.mail_max_attempts,
+            whatsapp=self.whatsapp_notices,
         )
 
     @cached_property

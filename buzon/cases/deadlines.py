@@ -96,8 +96,9 @@ class Due:
     soon: bool
 
 
-def next_due(kind: str, status: str, registered_at: datetime, first_action_at: datetime | None,
-             now: datetime) -> Due | None:
+def next_due(
+    kind: str, status: str, registered_at: datetime, first_action_at: datetime | None, now: datetime
+) -> Due | None:
     """The deadline that matters now: the first action until there is one, then the
     resolution; None once the case is closed."""
     if status in ("resolved", "archived"):

@@ -12,7 +12,7 @@ as a keyed hash. Times are naive UTC (the same on SQLite and PostgreSQL).
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, Text
 
 from buzon.db import Base
 
@@ -40,6 +40,14 @@ class Case(Base):
     consent_version = Column(String(32), nullable=False)
     consent_at = Column(DateTime(), nullable=False)
     assigned_to = Column(Integer, ForeignKey("staff_users.id"), index=True)
+    # The WhatsApp number the case came from (to notify there), encrypted like a phone.
+    whatsapp_id_enc = Column(Text)
+    first_action_at = Column(DateTime())
+    closed_at = Column(DateTime())
+    # The citizen wrote (an answer, more information, a reopening) since staff last looked.
+    has_news = Column(Boolean, nullable=False, default=False)
+    rating = Column(Integer)
+    rated_at = Column(DateTime())
     created_at = Column(DateTime(), nullable=False)
     updated_at = Column(DateTime(), nullable=False)
 
@@ -90,3 +98,19 @@ class RevealRequest(Base):
     decided_at = Column(DateTime())
     expires_at = Column(DateTime())
     created_at = Column(DateTime(), nullable=False)
+
+
+class FollowupGrant(Base):
+    """A conversation that proved it holds a case's number and tracking key, for a while.
+
+    After a right look-up the citizen may answer, add information, rate or ask to
+    reopen in the same conversation without typing the key again; the key itself
+    is not kept.
+    """
+
+    __tablename__ = "followup_grants"
+
+    id = Column(Integer, primary_key=True)
+    conversation_hash = Column(String(64), nullable=False, index=True)
+    case_id = Column(Integer, ForeignKey("cases.id"), nullable=False)
+    expires_at = Column(DateTime(), nullable=False)

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from buzon import evidence as evidence_module
 from buzon import evidence_disarm, messages, territory
 from buzon.audit import AuditLog
-from buzon.cases import numbering, routing, workflow
+from buzon.cases import deadlines, notices, numbering, routing, workflow
 from buzon.cases.models import Case, CaseEvent, RevealRequest
 from buzon.clock import utcnow
 from buzon.crypto import FieldCipher
@@ -35,6 +35,8 @@ from buzon.staff.permissions import Action, CaseScope, Role, Staff, allowed, vis
 from buzon.validation import Invalid
 
 REVEAL_LIFETIME = timedelta(hours=24)
+# What counts as the first action on a case (for its deadline).
+FIRST_ACTIONS = frozenset({"status", "question", "note", "moved", "recategorised"})
 PENDING, APPROVED, DENIED = "pending", "approved", "denied"
 MAX_TEXT = 4000
 PER_PAGE = 25
@@ -61,6 +63,7 @@ class InboxFilter:
     created_to: datetime | None = None
     number: str | None = None
     mine: bool = False
+    overdue: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ class CaseLine:
     created_at: datetime
     updated_at: datetime
     assigned_to: int | None
+    due: deadlines.Due | None = None
+    has_news: bool = False
 
 
 @dataclass(frozen=True)
@@ -208,6 +213,10 @@ class CaseDesk:
             case.created_at,
             case.updated_at,
             case.assigned_to,
+            deadlines.next_due(
+                case.kind, case.status, case.created_at, case.first_action_at, self.now()
+            ),
+            bool(case.has_news),
         )
 
     def _revealed_to(self, session: Session, case_id: int) -> set[int]:
@@ -275,20 +284,27 @@ class CaseDesk:
             query = query.where(Case.number == (numbering.parse_case_number(wanted.number) or ""))
         if wanted.mine:
             query = query.where(Case.assigned_to == staff.id)
+        query = query.order_by(Case.created_at, Case.id)
         with self._session() as session:
+            if wanted.overdue:  # deadlines count business days: decided here, not in SQL
+                lines = [
+                    self._line(r)
+                    for r in session.execute(
+                        query.where(Case.status.notin_(workflow.CLOSED))
+                    ).scalars()
+                ]
+                lines = [line for line in lines if line.due and line.due.overdue]
+                total = len(lines)
+                pages = max(1, math.ceil(total / per_page))
+                page = min(max(1, page), pages)
+                return Page(lines[(page - 1) * per_page : page * per_page], page, pages, total)
             total = int(
                 session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
             )
             pages = max(1, math.ceil(total / per_page))
             page = min(max(1, page), pages)
             rows = (
-                session.execute(
-                    query.order_by(Case.created_at, Case.id)
-                    .offset((page - 1) * per_page)
-                    .limit(per_page)
-                )
-                .scalars()
-                .all()
+                session.execute(query.offset((page - 1) * per_page).limit(per_page)).scalars().all()
             )
             return Page([self._line(r) for r in rows], page, pages, total)
 
@@ -317,6 +333,8 @@ class CaseDesk:
                 )
                 self.audit.append(session, staff.id, _who(staff), "view_identity", case.number)
             self.audit.append(session, staff.id, _who(staff), "view_case", case.number)
+            if case.has_news and case.assigned_to in (None, staff.id):
+                case.has_news = False
             files = session.execute(
                 select(
                     evidence_module.Evidence.id,
@@ -417,6 +435,8 @@ class CaseDesk:
             )
         )
         case.updated_at = self.now()
+        if kind in FIRST_ACTIONS and case.first_action_at is None:
+            case.first_action_at = self.now()
 
     def change_status(
         self, staff: Staff, number: str, new: str, reason: str = "", message: str = ""
@@ -453,6 +473,37 @@ class CaseDesk:
                 new=new,
             )
             case.status = new
+            if new in workflow.CLOSED:
+                case.closed_at = self.now()
+            elif reopening:
+                case.closed_at = None
+            notices.queue(
+                session, self.cipher, case, new, self.now(), message=message, reason=reason
+            )
+
+    def ask_citizen(self, staff: Staff, number: str, question: str) -> None:
+        """A question to the citizen: the case waits for "información requerida", the
+        citizen is told by e-mail (and WhatsApp), and their answer comes back to it."""
+        question = _clean_text(question, "question", required=True)
+        with self._session.begin() as session:
+            found = self._find(session, staff, number, Action.CHANGE_STATUS, for_update=True)
+            case = found.case
+            if case.status == workflow.REGISTERED:  # asking is analysing
+                self._event(session, case, staff, "status", case.status, workflow.IN_REVIEW)
+                case.status = workflow.IN_REVIEW
+            workflow.check_change(case.status, workflow.INFORMATION_REQUESTED, False)
+            self._event(
+                session,
+                case,
+                staff,
+                "question",
+                case.status,
+                workflow.INFORMATION_REQUESTED,
+                message=question,
+            )
+            self.audit.append(session, staff.id, _who(staff), "ask_citizen", case.number)
+            case.status = workflow.INFORMATION_REQUESTED
+            notices.queue(session, self.cipher, case, case.status, self.now(), message=question)
 
     def add_note(self, staff: Staff, number: str, note: str) -> None:
         note = _clean_text(note, "note", required=True)
@@ -503,6 +554,9 @@ class CaseDesk:
             case.area, case.assigned_to = area, None
             if case.status not in workflow.CLOSED:
                 case.status = workflow.REFERRED
+                notices.queue(
+                    session, self.cipher, case, workflow.REFERRED, self.now(), reason=reason
+                )
 
     def recategorise(self, staff: Staff, number: str, category: str, reason: str) -> None:
         """A new category; a queja that is a denuncia goes to the denuncias team, protected."""

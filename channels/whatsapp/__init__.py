@@ -36,12 +36,12 @@ Without an app secret or a verify token the webhook refuses every request (403).
 The package: :mod:`~channels.whatsapp.inbound` (signatures, parsing, the sender's
 hashed id), :mod:`~channels.whatsapp.redelivery` (messages processed once),
 :mod:`~channels.whatsapp.messages` (building replies within the Cloud API's limits),
-:mod:`~channels.whatsapp.graph` (the Graph API) and :mod:`~channels.whatsapp.channel`
+:mod:`buzon.whatsapp_cloud` (the Graph API) and :mod:`~channels.whatsapp.channel`
 (the Rasa channel named in ``credentials.yml``).
 """
 
+from buzon.whatsapp_cloud import GRAPH_API_URL, GraphClient, MediaError, MediaTooLarge
 from channels.whatsapp.channel import MAX_WEBHOOK_BYTES, WhatsAppInput, WhatsAppOutput
-from channels.whatsapp.graph import GRAPH_API_URL, GraphClient, MediaError, MediaTooLarge
 from channels.whatsapp.inbound import (
     Incoming,
     parse_message,

@@ -13,9 +13,9 @@ from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from buzon.whatsapp_cloud import GRAPH_API_URL, GraphClient, MediaError, MediaTooLarge
 from channels import evidence_reception, incoming
 from channels.request_body import read_body
-from channels.whatsapp.graph import GRAPH_API_URL, GraphClient, MediaError, MediaTooLarge
 from channels.whatsapp.inbound import (
     Incoming,
     parse_webhook,

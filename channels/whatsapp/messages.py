@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from buzon import messages as words
+from buzon.whatsapp_cloud import text_message
 
 # Limits of the Cloud API (messages, interactive reply buttons and list messages).
 TEXT_LIMIT = 4096
@@ -108,16 +109,6 @@ def _unique(titles: list[str], limit: int) -> list[str]:
 
 def _payload(button: dict[str, Any]) -> str:
     return str(button.get("payload") or button.get("title") or "").strip()
-
-
-def text_message(wa_id: str, text: str) -> dict[str, Any]:
-    return {
-        "messaging_product": "whatsapp",
-        "recipient_type": "individual",
-        "to": wa_id,
-        "type": "text",
-        "text": {"preview_url": False, "body": text},
-    }
 
 
 def _interactive(wa_id: str, interactive: dict[str, Any]) -> dict[str, Any]:

@@ -17,10 +17,10 @@ import pytest
 import requests
 from sanic import Sanic
 
+from buzon import whatsapp_cloud as graph
 from channels import evidence_reception
 from channels import whatsapp as wa
 from channels.whatsapp import channel as channel_module
-from channels.whatsapp import graph
 from tests import synthetic_files
 
 SECRET = "app-secret-for-tests"

@@ -1,4 +1,6 @@
-"""The Graph API: sending messages (with retries) and downloading the files citizens send."""
+"""WhatsApp Business Cloud API (the Graph API): sending messages, with retries, and
+downloading the files citizens send. Used by the WhatsApp channel (replies) and by
+the outbox worker (notices about a case)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-logger = logging.getLogger("channels.whatsapp")
+logger = logging.getLogger("buzon.whatsapp_cloud")
 
 GRAPH_API_URL = "https://graph.facebook.com/v21.0"
 # Where Meta serves the files citizens send (besides the Graph API's own host).
@@ -73,7 +75,7 @@ class GraphClient:
         return parts.scheme == "https" and any(host.endswith(s) for s in MEDIA_HOST_SUFFIXES)
 
     def _delay(self, attempt: int, reply: requests.Response | None) -> float:
-        delay = self.backoff * 2 ** (attempt - 1)
+        delay = float(self.backoff * 2 ** (attempt - 1))
         retry_after = reply.headers.get("Retry-After") if reply is not None else None
         if retry_after and retry_after.isdigit():
             delay = max(delay, min(float(retry_after), 10.0))
@@ -146,3 +148,52 @@ def _graph_code(reply: requests.Response) -> Any:
         return (reply.json().get("error") or {}).get("code")
     except ValueError:
         return None
+
+
+def text_message(wa_id: str, text: str) -> dict[str, Any]:
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": wa_id,
+        "type": "text",
+        "text": {"preview_url": False, "body": text},
+    }
+
+
+def template_message(wa_id: str, name: str, language: str, parameters: list[str]) -> dict[str, Any]:
+    """An approved template: the only message WhatsApp delivers outside the 24-hour window."""
+    body = [{"type": "text", "text": value} for value in parameters]
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": wa_id,
+        "type": "template",
+        "template": {
+            "name": name,
+            "language": {"code": language},
+            "components": [{"type": "body", "parameters": body}] if body else [],
+        },
+    }
+
+
+class NoticeNotSent(RuntimeError):
+    """The Graph API did not take a notice (it stays queued and is retried)."""
+
+
+class NoticeSender:
+    """Sends the outbox's WhatsApp notices: free text inside the 24-hour window,
+    the approved template (its one parameter: the case number) outside it."""
+
+    def __init__(self, client: GraphClient, window: Any, template: str, language: str) -> None:
+        self.client = client
+        self.window = window
+        self.template = template
+        self.language = language
+
+    def send(self, wa_id: str, text: str, case_number: str) -> None:
+        if self.window.is_open(wa_id):
+            message = text_message(wa_id, text)
+        else:
+            message = template_message(wa_id, self.template, self.language, [case_number])
+        if not self.client.send(message):
+            raise NoticeNotSent()
