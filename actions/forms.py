@@ -8,6 +8,7 @@ failures, offers a way out and keeps every other answer).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Action
@@ -118,29 +119,52 @@ def check_category(value: Any, turn: Turn) -> dict[str, Any]:
     return turn.accept("category", chosen, category_label=routing.label_of(chosen))
 
 
-async def check_evidence(value: Any, turn: Turn) -> dict[str, Any]:
-    received, refused = turn.entity("evidence_file"), turn.entity("evidence_error")
-    if received or refused:  # the channel stored (or refused) a file just now
-        if received:
-            turn.dispatcher.utter_message(response="utter_evidence_received", file_name=received)
-        else:
-            kind = turn.slot("case_kind")
-            turn.dispatcher.utter_message(
-                response=f"utter_invalid_{refused}",
-                limit_mb=evidence.limit_for(kind) // evidence.MEGABYTE,
-                max_files=evidence.MAX_FILES,
+@dataclass(frozen=True)
+class EvidenceSlots:
+    """Which slots an evidence question uses: the case form's, or the follow-up's."""
+
+    answer: str
+    awaiting: str
+    batch: str
+    kind: str
+
+
+CASE_EVIDENCE = EvidenceSlots("evidence", "awaiting_evidence", "registration_id", "case_kind")
+FOLLOWUP_EVIDENCE = EvidenceSlots(
+    "followup_evidence", "awaiting_followup_evidence", "followup_batch", "followup_kind"
+)
+
+
+def evidence_check(slots: EvidenceSlots) -> Validator:
+    """The evidence question: "No tengo", "Sí, tengo", files as they arrive, "Listo"."""
+
+    async def check(value: Any, turn: Turn) -> dict[str, Any]:
+        received, refused = turn.entity("evidence_file"), turn.entity("evidence_error")
+        if received or refused:  # the channel stored (or refused) a file just now
+            if received:
+                turn.dispatcher.utter_message(
+                    response="utter_evidence_received", file_name=received
+                )
+            else:
+                kind = turn.slot(slots.kind)
+                turn.dispatcher.utter_message(
+                    response=f"utter_invalid_{refused}",
+                    limit_mb=evidence.limit_for(kind) // evidence.MEGABYTE,
+                    max_files=evidence.MAX_FILES,
+                )
+            return {slots.answer: None, slots.awaiting: True}
+        if turn.slot(slots.awaiting) and turn.intent in ("affirm", "deny"):  # "Listo"
+            files = await asyncio.to_thread(
+                services.evidence().pending, turn.tracker.sender_id, turn.slot(slots.batch)
             )
-        return {"evidence": None, "awaiting_evidence": True}
-    if turn.slot("awaiting_evidence") and turn.intent in ("affirm", "deny"):  # "Listo"
-        files = await asyncio.to_thread(
-            services.evidence().pending, turn.tracker.sender_id, turn.slot("registration_id")
-        )
-        return turn.accept("evidence", str(len(files)), awaiting_evidence=None)
-    if turn.intent == "deny":
-        return turn.accept("evidence", "0")  # the slot holds how many files
-    if turn.intent == "affirm":
-        return {"evidence": None, "awaiting_evidence": True}
-    return turn.refuse("evidence", "evidence")
+            return turn.accept(slots.answer, str(len(files)), **{slots.awaiting: None})
+        if turn.intent == "deny":
+            return turn.accept(slots.answer, "0")  # the slot holds how many files
+        if turn.intent == "affirm":
+            return {slots.answer: None, slots.awaiting: True}
+        return turn.refuse(slots.answer, "evidence")
+
+    return check
 
 
 def check_confirmation(value: Any, turn: Turn) -> dict[str, Any]:
@@ -172,7 +196,7 @@ class ValidateCaseForm(FormValidation):
             "address": typed("address", text.validate_address),
             "description": check_description,
             "category": check_category,
-            "evidence": check_evidence,
+            "evidence": evidence_check(CASE_EVIDENCE),
             "confirmation": check_confirmation,
         }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ from actions import services
 from actions.forms import latest_intent, sent_a_file
 from actions.slots import (
     CASE_SLOTS,
+    FOLLOWUP_IN_PROGRESS,
     FORGET,
     FORGET_CANCELLED,
     FORGET_REFUSED,
@@ -181,7 +183,23 @@ def _draft(tracker: Tracker) -> CaseDraft:
         consent_at=datetime.fromisoformat(slot("consent_at")),
         conversation_id=tracker.sender_id,
         registration_id=slot("registration_id"),
+        whatsapp_id=_whatsapp_id(tracker),
     )
+
+
+WA_ID = re.compile(r"\d{8,15}")
+
+
+def _whatsapp_id(tracker: Tracker) -> str | None:
+    """The WhatsApp number the WhatsApp channel put in the message's metadata."""
+    if tracker.get_latest_input_channel() != "whatsapp":
+        return None
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            wa_id = (event.get("metadata") or {}).get("wa_id")
+            # only a number: anything else would make the case store refuse the case
+            return wa_id if isinstance(wa_id, str) and WA_ID.fullmatch(wa_id) else None
+    return None
 
 
 class FinishCase(Action):
@@ -239,7 +257,8 @@ class Cancel(Action):
         return "action_cancel"
 
     async def run(self, dispatcher, tracker, domain):
-        in_progress = any(tracker.get_slot(s) is not None for s in CASE_SLOTS + LOOKUP_SLOTS)
+        abandoned = CASE_SLOTS + LOOKUP_SLOTS + FOLLOWUP_IN_PROGRESS
+        in_progress = any(tracker.get_slot(s) is not None for s in abandoned)
         for event in reversed(tracker.events):
             if event.get("event") == "user":
                 break
@@ -249,7 +268,7 @@ class Cancel(Action):
         dispatcher.utter_message(
             response="utter_case_discarded" if in_progress else "utter_nothing_to_cancel"
         )
-        return reset(CASE_SLOTS + LOOKUP_SLOTS) + forget(FORGET_CANCELLED)
+        return reset(abandoned) + forget(FORGET_CANCELLED)
 
 
 class DataOutsideForm(Action):

@@ -7,6 +7,7 @@ import logging
 
 from buzon import settings as settings_module
 from buzon import wiring
+from buzon.cases.followup import Followup
 from buzon.cases.store import CaseStore
 from buzon.cases.throttle import LookupThrottleStore
 from buzon.evidence import EvidenceStore
@@ -25,6 +26,10 @@ def store() -> CaseStore:
 
 def evidence() -> EvidenceStore:
     return wiring.current().evidence
+
+
+def followup() -> Followup:
+    return wiring.current().followup
 
 
 def throttle() -> LookupThrottleStore:

@@ -25,6 +25,23 @@ CASE_SLOTS = (
     "registration_id",
 )
 LOOKUP_SLOTS = ("lookup_case_number", "lookup_key")
+# The follow-up of a case found by a look-up (its number and kind, and what the
+# citizen is adding now).
+FOLLOWUP_SLOTS = (
+    "followup_case",
+    "followup_kind",
+    "followup_batch",
+    "followup_text",
+    "followup_evidence",
+    "awaiting_followup_evidence",
+    "rating",
+    "rating_comment",
+    "reopen_reason",
+)
+# What a follow-up in progress holds (the case found stays for the next one).
+FOLLOWUP_IN_PROGRESS = tuple(
+    s for s in FOLLOWUP_SLOTS if s not in ("followup_case", "followup_kind")
+)
 
 # What a correction from the summary empties, so the form asks it again.
 CORRECTIONS = {
@@ -45,3 +62,4 @@ CORRECTIONS = {
 FORGET = "forget_conversation"
 FORGET_REFUSED, FORGET_CANCELLED, FORGET_REGISTERED = "consent_refused", "cancelled", "registered"
 FORGET_LOOKUP = "status_lookup"
+FORGET_FOLLOWUP = "followup"  # what the citizen added to a case, once it is in the case

@@ -1,4 +1,5 @@
-"""check_status: a case's status for the right number and tracking key only."""
+"""check_status: a case's status for the right number and tracking key only, with
+IESS's latest message and what the citizen may do now (answer, add, rate, reopen)."""
 
 from __future__ import annotations
 
@@ -32,9 +33,10 @@ class CheckStatus(Action):
             dispatcher.utter_message(response="utter_lookup_wait", minutes=math.ceil(wait / 60))
             return cleared
         found = await asyncio.to_thread(
-            services.store().status,
+            services.followup().look_up,
             tracker.get_slot("lookup_case_number"),
             tracker.get_slot("lookup_key"),
+            sender,
         )
         if found is None:
             await asyncio.to_thread(throttle.record_failure, sender)
@@ -48,4 +50,31 @@ class CheckStatus(Action):
             area_name=found.area_name,
             updated_at=ecuador_time_text(found.updated_at),
         )
-        return cleared
+        if found.question_pending and found.latest_message:
+            dispatcher.utter_message(
+                response="utter_case_question_pending", message=found.latest_message
+            )
+        elif found.latest_message:
+            dispatcher.utter_message(
+                response="utter_case_latest_message", message=found.latest_message
+            )
+        offer = next(
+            (
+                response
+                for condition, response in (
+                    (found.question_pending, "utter_followup_answer_offer"),
+                    (found.may_rate and found.may_reopen, "utter_followup_rate_or_reopen"),
+                    (found.may_rate, "utter_followup_rate"),
+                    (found.may_reopen, "utter_followup_reopen"),
+                    (found.may_write, "utter_followup_add_offer"),
+                )
+                if condition
+            ),
+            None,
+        )
+        if offer:
+            dispatcher.utter_message(response=offer)
+        return cleared + [
+            SlotSet("followup_case", found.number),
+            SlotSet("followup_kind", found.kind),
+        ]

@@ -30,8 +30,11 @@ from typing import Any
 from buzon import evidence, wiring
 from buzon.validation import Invalid
 
-FORM = "case_form"
-SLOT = "evidence"
+# Where a form asks for files: (form, slot) -> (slot of its batch id, slot of the case kind).
+ASKING = {
+    ("case_form", "evidence"): ("registration_id", "case_kind"),
+    ("followup_form", "followup_evidence"): ("followup_batch", "followup_kind"),
+}
 NOT_NOW = "evidence_not_now"
 # The largest file any conversation may send (a denuncia's limit).
 MAX_BYTES = max(evidence.LIMITS.values())
@@ -64,12 +67,15 @@ def _tracker_store(agent_or_tracker_store: Any) -> Any:
     return getattr(agent_or_tracker_store, "tracker_store", agent_or_tracker_store)
 
 
+def _asking(tracker: Any) -> tuple[str, str] | None:
+    """(batch slot, kind slot) when the conversation is asking for files now."""
+    if tracker is None:
+        return None
+    return ASKING.get((tracker.active_loop_name, tracker.get_slot("requested_slot")))
+
+
 def _asks_for_evidence(tracker: Any) -> bool:
-    return (
-        tracker is not None
-        and tracker.active_loop_name == FORM
-        and tracker.get_slot("requested_slot") == SLOT
-    )
+    return _asking(tracker) is not None
 
 
 async def size_limit(agent_or_tracker_store: Any, sender_id: str) -> int | None:
@@ -80,7 +86,7 @@ async def size_limit(agent_or_tracker_store: Any, sender_id: str) -> int | None:
     tracker = await _tracker_store(agent_or_tracker_store).retrieve(sender_id)
     if not _asks_for_evidence(tracker):
         return None
-    return evidence.limit_for(tracker.get_slot("case_kind"))
+    return evidence.limit_for(tracker.get_slot(_asking(tracker)[1]))
 
 
 async def receive_file(
@@ -95,8 +101,9 @@ async def receive_file(
     tracker = await _tracker_store(agent_or_tracker_store).retrieve(sender_id)
     if not _asks_for_evidence(tracker):
         return refused(NOT_NOW)
-    case_kind = tracker.get_slot("case_kind")
-    registration = tracker.get_slot("registration_id")
+    batch_slot, kind_slot = _asking(tracker)
+    case_kind = tracker.get_slot(kind_slot)
+    registration = tracker.get_slot(batch_slot)
     try:
         stored = await asyncio.to_thread(
             evidence_store().add, sender_id, registration, case_kind, safe_name(name), content

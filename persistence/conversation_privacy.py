@@ -33,7 +33,11 @@ from typing import Any
 
 FORGET_SLOT = "forget_conversation"
 # Slots whose values say nothing about the citizen.
-KEPT_SLOTS = frozenset({FORGET_SLOT, "requested_slot"})
+# The number of a case found by a look-up stays, so the citizen can answer or rate
+# it in the same conversation (which is deleted when idle anyway).
+KEPT_SLOTS = frozenset(
+    {FORGET_SLOT, "requested_slot", "followup_case", "followup_kind", "followup_batch"}
+)
 REDACTED_ENTITY_KEYS = (
     "value",
     "text",

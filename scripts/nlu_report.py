@@ -139,16 +139,32 @@ def evaluate(config: Path, name: str, model: Path = None) -> dict:
             sum(family(t) == family(g) for t, g in zip(truth, guess, strict=False)) / len(rows), 4
         ),
         "asked_instead": sum(g == "nlu_fallback" for g in guess),
+        "cross_family_rate": cross_family_rate(truth, guess),
         "train_seconds": train_seconds,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 
+def cross_family_rate(truth: list[str], guess: list[str]) -> float:
+    """The costliest mistake alone: of the quejas and denuncias, the share taken for
+    the other one (the case would go to the wrong team).
+
+    >>> cross_family_rate(["queja_turnos", "denuncia_coima", "greet"],
+    ...                   ["denuncia_coima", "nlu_fallback", "queja_turnos"])
+    0.5
+    """
+    pairs = [(family(t), family(g)) for t, g in zip(truth, guess, strict=False)]
+    cases = [(t, g) for t, g in pairs if t in ("queja", "denuncia")]
+    crossed = sum({t, g} == {"queja", "denuncia"} for t, g in cases)
+    return round(crossed / len(cases), 4) if cases else 0.0
+
+
 def line(summary: dict) -> str:
     return (
         f"accuracy={summary['accuracy']:.3f} macro_f1={summary['macro_f1']:.3f} "
-        f"family_accuracy={summary['family_accuracy']:.3f}"
+        f"family_accuracy={summary['family_accuracy']:.3f} "
+        f"cross_family_rate={summary['cross_family_rate']:.3f}"
     )
 
 

@@ -22,6 +22,7 @@ buzon.validation.Invalid: cedula_not_digits
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -53,6 +54,7 @@ class CaseDraft(NamedTuple):
     consent_at: datetime
     conversation_id: str | None = None  # with registration_id: the files sent for this case
     registration_id: str | None = None
+    whatsapp_id: str | None = None  # the WhatsApp number it came from, to notify there
 
 
 def _place(province_code: str, canton_code: str) -> tuple[str, str]:
@@ -88,6 +90,8 @@ def checked(draft: CaseDraft, consent_version: str, now: datetime) -> CaseDraft:
     valid_description = text.validate_description(draft.description)
     if draft.category not in routing.categories(draft.kind):
         raise Invalid("category")
+    if draft.whatsapp_id is not None and not re.fullmatch(r"\d{8,15}", draft.whatsapp_id):
+        raise Invalid("whatsapp_id")
     return draft._replace(
         cedula=valid_cedula,
         phone=valid_phone,

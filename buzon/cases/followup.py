@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -67,19 +67,25 @@ class Followup:
         return self.cipher.keyed_hash("conversation", conversation_id)
 
     def _view(self, session: Session, case: Case) -> CaseFollowup:
-        latest = (
-            session.execute(
-                select(CaseEvent.message_enc)
-                .where(
-                    CaseEvent.case_id == case.id,
-                    CaseEvent.message_enc.isnot(None),
-                    CaseEvent.actor_id.isnot(None),
-                )
-                .order_by(CaseEvent.at.desc(), CaseEvent.id.desc())
-            )
-            .scalars()
-            .first()
+        # IESS's words to the citizen: a message, or the reason of an archiving or a
+        # referral (which the citizen's e-mail told them too); never a note.
+        told_reason = or_(
+            and_(CaseEvent.kind == "status", CaseEvent.to_value == workflow.ARCHIVED),
+            CaseEvent.kind == "moved",
         )
+        row = session.execute(
+            select(CaseEvent.message_enc, CaseEvent.reason_enc)
+            .where(
+                CaseEvent.case_id == case.id,
+                CaseEvent.actor_id.isnot(None),
+                or_(
+                    CaseEvent.message_enc.isnot(None),
+                    and_(told_reason, CaseEvent.reason_enc.isnot(None)),
+                ),
+            )
+            .order_by(CaseEvent.at.desc(), CaseEvent.id.desc())
+        ).first()
+        latest = (row.message_enc or row.reason_enc) if row else None
         closed = case.status in workflow.CLOSED
         return CaseFollowup(
             number=case.number,

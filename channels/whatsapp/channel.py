@@ -13,6 +13,7 @@ from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from buzon import wiring
 from buzon.whatsapp_cloud import GRAPH_API_URL, GraphClient, MediaError, MediaTooLarge
 from channels import evidence_reception, incoming
 from channels.request_body import read_body
@@ -117,6 +118,7 @@ class WhatsAppInput(InputChannel):
         api_url: str = GRAPH_API_URL,
         seen: SeenMessages | RedisSeenMessages | None = None,
         sender_key: bytes | None = None,
+        window: Any = "wiring",
     ) -> None:
         self.verify_token = verify_token
         self.app_secret = app_secret
@@ -124,12 +126,20 @@ class WhatsAppInput(InputChannel):
         self.client = GraphClient(api_url, access_token, phone_number_id)
         self.seen = seen or SeenMessages()
         self._sender_key = sender_key
+        self._window = window
         self._tails: dict[str, asyncio.Task[None]] = {}
         self._warned = False
 
     @property
     def configured(self) -> bool:
         return bool(self.verify_token and self.app_secret)
+
+    @property
+    def window(self) -> Any:
+        """Where the 24-hour window is recorded (this process's wiring unless given)."""
+        if self._window == "wiring":
+            self._window = wiring.current().whatsapp_window
+        return self._window
 
     def sender_id(self, wa_id: str) -> str:
         if self._sender_key is None:
@@ -232,6 +242,8 @@ class WhatsAppInput(InputChannel):
         self, incoming_message: Incoming, sender_id: str, on_new_message, agent
     ) -> None:
         text = incoming_message.text
+        if self.window is not None:  # the 24-hour window for IESS's notices opens now
+            await asyncio.to_thread(self.window.saw, incoming_message.wa_id)
         if text is None:
             text = await self._file_text(incoming_message, sender_id, agent)
         output = WhatsAppOutput(self.client, incoming_message.wa_id)
@@ -244,6 +256,9 @@ class WhatsAppInput(InputChannel):
             reraise=True,
             input_channel=self.name(),
             message_id=incoming_message.message_id,
+            # The number, for the case to be notified on WhatsApp; it stays in the
+            # encrypted conversation until the conversation is forgotten.
+            metadata={"wa_id": incoming_message.wa_id},
         )
 
     async def _file_text(self, incoming_message: Incoming, sender_id: str, agent) -> str | None:

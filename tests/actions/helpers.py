@@ -93,6 +93,7 @@ def make_tracker(
     form: str | None = None,
     sender_id: str = "test-sender",
     input_channel: str | None = None,
+    metadata: dict[str, Any] | None = None,
     history: Iterable[dict[str, Any]] = (),
     after_user: Iterable[dict[str, Any]] = (),
 ) -> Tracker:
@@ -114,7 +115,13 @@ def make_tracker(
     events = [
         *history,
         {"event": "action", "name": "action_listen"},
-        {"event": "user", "text": text, "parse_data": latest, "input_channel": input_channel},
+        {
+            "event": "user",
+            "text": text,
+            "parse_data": latest,
+            "input_channel": input_channel,
+            "metadata": metadata or {},
+        },
         *after_user,
     ]
     return Tracker(

@@ -15,7 +15,7 @@ from actions.registration import (
     RejectClassification,
     StartCase,
 )
-from actions.slots import CASE_SLOTS, FORGET, LOOKUP_SLOTS
+from actions.slots import CASE_SLOTS, FOLLOWUP_IN_PROGRESS, FORGET, LOOKUP_SLOTS
 from buzon import outbox
 from buzon.cases import routing
 from buzon.cases.store import CaseStore
@@ -266,6 +266,20 @@ def wait_for_mail(services, number, seconds=10.0):
     raise AssertionError(f"no e-mail for {number} in {folder}")
 
 
+@pytest.mark.parametrize(
+    "channel, metadata, kept",
+    [
+        ("whatsapp", {"wa_id": "593991234567"}, "593991234567"),
+        ("whatsapp", {"wa_id": "+593 99 123"}, None),  # not a WhatsApp id: not kept
+        ("rest", {"wa_id": "593991234567"}, None),  # only the WhatsApp channel says it
+    ],
+)
+def test_a_whatsapp_case_keeps_its_number_for_the_notices(live_services, channel, metadata, kept):
+    outcome = finish(confirmed(), input_channel=channel, metadata=metadata)
+    number = outcome.sent("utter_case_registered")["number"]
+    assert live_services.store().reveal(number)["whatsapp_id"] == kept
+
+
 def test_refused_consent_forgets_everything():
     outcome = finish(
         {"case_kind": "queja", "description_start": STORY, "consent": False}, intent="deny"
@@ -358,7 +372,8 @@ DEACTIVATED = [
 def test_cancel_with_something_in_progress_discards_it(given, after_user):
     outcome = cancel(given, after_user=after_user)
     assert outcome.responses == ["utter_case_discarded"]
-    assert outcome.changes == {**dict.fromkeys(CASE_SLOTS + LOOKUP_SLOTS), FORGET: "cancelled"}
+    abandoned = CASE_SLOTS + LOOKUP_SLOTS + FOLLOWUP_IN_PROGRESS
+    assert outcome.changes == {**dict.fromkeys(abandoned), FORGET: "cancelled"}
 
 
 def test_cancel_with_nothing_in_progress_says_so():

@@ -442,6 +442,7 @@ def configured():
         }
     )
     channel._sender_key = KEY
+    channel._window = None  # no database here
     return channel
 
 
@@ -543,7 +544,8 @@ def test_messages_are_handled_once_in_order_with_the_hashed_sender(caplog):
     assert [m.text for m in recorder.messages] == ["hola", "/register_queja"]
     first = recorder.messages[0]
     assert first.sender_id == wa.sender_id_for(KEY, WA_ID)
-    assert first.input_channel == "whatsapp" and first.metadata is None
+    # the number rides along (for the case's notices), in the encrypted tracker only
+    assert first.input_channel == "whatsapp" and first.metadata == {"wa_id": WA_ID}
     assert isinstance(first.output_channel, wa.WhatsAppOutput)
     assert first.output_channel.wa_id == WA_ID
     assert WA_ID not in caplog.text and "hola" not in caplog.text
