@@ -1,4 +1,6 @@
-"""The e-mail worker: ``python -m buzon.outbox_worker`` sends what the outbox holds.
+"""The e-mail worker: ``python -m buzon.outbox_worker`` sends what the outbox holds
+(e-mails, and WhatsApp notices when WhatsApp is configured), and queues the staff's
+daily digest once a day.
 
 Options: ``--once`` (one pass), ``--dead-letters`` (what could not be delivered),
 ``--retry-dead`` (queue them again), ``--read-mail`` (the embedded mailbox,
@@ -48,6 +50,9 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     def deliver() -> None:
+        digests = wired.digest.send_if_due()  # once a day; the claim makes it once overall
+        if digests:
+            logger.info("queued %d digest e-mail(s)", digests)
         report = box.deliver_due()
         if report.sent or report.failed or report.dead:
             logger.info("sent %d, failed %d, dead %d", report.sent, report.failed, report.dead)

@@ -63,6 +63,10 @@ class Note(BaseModel):
     text: str
 
 
+class Question(BaseModel):
+    text: str = Field(description="the question, as the citizen will read it")
+
+
 class Assignment(BaseModel):
     assignee: Optional[int] = Field(None, description="a staff account id; null to unassign")
 
@@ -102,6 +106,7 @@ def sign_in(body: SignIn, request: Request) -> Token:
     try:
         signed = wired.accounts.sign_in(body.email, body.password, body.totp, kind=API)
     except SignInRefused:
+        throttle.failed(client_of(request))
         known = wired.accounts.by_email(body.email or "")
         wired.audit.record(
             known.id if known else None,
@@ -140,12 +145,25 @@ def list_cases(
     created_to: Optional[datetime] = None,
     number: Optional[str] = None,
     mine: bool = False,
+    overdue: bool = Query(False, description="only open cases past their deadline"),
     page: int = Query(1, ge=1),
     per_page: int = Query(25, ge=1, le=200),
 ) -> Dict[str, Any]:
-    """The cases this account may see, oldest first (no personal data)."""
+    """The cases this account may see, oldest first (no personal data), each with its
+    next deadline (``due``) and whether the citizen wrote since it was last opened
+    (``has_news``)."""
     wanted = InboxFilter(
-        status, kind, category, area, province, canton, created_from, created_to, number, mine
+        status,
+        kind,
+        category,
+        area,
+        province,
+        canton,
+        created_from,
+        created_to,
+        number,
+        mine,
+        overdue,
     )
     found = wiring.current().desk.inbox(caller.account.staff, wanted, page, per_page)
     return {
@@ -165,7 +183,9 @@ def list_cases(
 
 @router.get("/cases/{number}")
 def get_case(number: str, caller: Caller = Depends(api_caller)) -> Dict[str, Any]:
-    """A case as this account may see it: the identity only where the rules allow."""
+    """A case as this account may see it: the identity only where the rules allow; its
+    next deadline (``due``) and its timeline (questions, the citizen's answers and
+    files, ratings, status changes)."""
     return describe(domain(lambda: wiring.current().desk.open(caller.account.staff, number)))
 
 
@@ -179,6 +199,14 @@ def change_status(
             caller.account.staff, number, body.status, body.reason, body.message
         )
     )
+    return Response(status_code=204)
+
+
+@router.post("/cases/{number}/questions", status_code=204)
+def ask_citizen(number: str, body: Question, caller: Caller = Depends(api_caller)) -> Response:
+    """Ask the citizen: the case waits in "información requerida"; the citizen is told
+    by e-mail (and WhatsApp for a WhatsApp case) and answers through "Consultar estado"."""
+    domain(lambda: wiring.current().desk.ask_citizen(caller.account.staff, number, body.text))
     return Response(status_code=204)
 
 

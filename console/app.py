@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from console import api, pages
+from console import api, pages, reports
 
 HERE = Path(__file__).resolve().parent
 
@@ -51,7 +51,9 @@ def create_app() -> FastAPI:
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
+    app.include_router(reports.api)
     app.include_router(pages.router)
+    app.include_router(reports.pages)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]

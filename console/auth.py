@@ -25,7 +25,7 @@ from buzon import wiring
 from buzon.staff.accounts import API, BROWSER, Account
 
 COOKIE = "buzon_staff"
-CLIENT_ATTEMPTS = 20  # sign-in attempts per address
+CLIENT_ATTEMPTS = 20  # failed sign-ins per address
 CLIENT_WINDOW = 15 * 60  # seconds
 
 
@@ -40,23 +40,32 @@ class Caller:
 
 
 class ClientThrottle:
-    """At most ``CLIENT_ATTEMPTS`` sign-ins per client address in ``CLIENT_WINDOW``."""
+    """At most ``CLIENT_ATTEMPTS`` failed sign-ins per client address in ``CLIENT_WINDOW``.
+
+    Only failures count: a whole office signs in from one address at eight in the
+    morning, and must not be locked out by its own colleagues' right passwords.
+    (Each account is also locked after five failures of its own.)
+    """
 
     def __init__(self, attempts: int = CLIENT_ATTEMPTS, window: float = CLIENT_WINDOW) -> None:
         self.attempts, self.window = attempts, window
-        self._seen: dict[str, deque[float]] = {}
+        self._failed: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
+    def _recent(self, client: str, now: float) -> deque[float]:
+        failed = self._failed.setdefault(client, deque())
+        while failed and failed[0] <= now - self.window:
+            failed.popleft()
+        return failed
+
     def allow(self, client: str) -> bool:
+        with self._lock:
+            return len(self._recent(client, time.monotonic())) < self.attempts
+
+    def failed(self, client: str) -> None:
         now = time.monotonic()
         with self._lock:
-            seen = self._seen.setdefault(client, deque())
-            while seen and seen[0] <= now - self.window:
-                seen.popleft()
-            if len(seen) >= self.attempts:
-                return False
-            seen.append(now)
-            return True
+            self._recent(client, now).append(now)
 
 
 throttle = ClientThrottle()

@@ -107,6 +107,7 @@ def login(
     try:
         signed = wired.accounts.sign_in(email, password, totp or None, kind=BROWSER)
     except SignInRefused:
+        throttle.failed(client_of(request))
         known = wired.accounts.by_email(email)
         wired.audit.record(
             known.id if known else None,
@@ -168,6 +169,7 @@ def inbox(
     created_to: str = "",
     number: str = "",
     mine: str = "",
+    overdue: str = "",
     page: int = 1,
 ) -> Response:
     caller = signed_in(request)
@@ -184,6 +186,7 @@ def inbox(
         _date(created_to),
         number or None,
         bool(mine),
+        bool(overdue),
     )
     found = wiring.current().desk.inbox(caller.account.staff, wanted, page)
     query = {
@@ -199,6 +202,7 @@ def inbox(
             "created_to": created_to,
             "number": number,
             "mine": mine,
+            "overdue": overdue,
         }.items()
         if v
     }
@@ -282,6 +286,18 @@ def change_status(
         lambda caller: wiring.current().desk.change_status(
             caller.account.staff, number, status, reason, message
         ),
+    )
+
+
+@router.post("/cases/{number}/question")
+def ask_citizen(
+    request: Request, number: str, csrf: str = Form(""), question: str = Form("")
+) -> Response:
+    return _act(
+        request,
+        number,
+        csrf,
+        lambda caller: wiring.current().desk.ask_citizen(caller.account.staff, number, question),
     )
 
 

@@ -45,6 +45,9 @@ REOPENABLE = frozenset({RESOLVED, ARCHIVED})
 # A status whose change must say why (the reason is kept in the timeline).
 NEEDS_REASON = frozenset({ARCHIVED, REFERRED})
 CLOSED = frozenset({RESOLVED, ARCHIVED})
+# Staff may ask the citizen a question on any open case (asking again while the
+# first question waits; a new or referred case is taken up by the asking).
+ASKABLE = frozenset({REGISTERED, IN_REVIEW, INFORMATION_REQUESTED, REFERRED})
 
 
 def can_change(current: str, new: str) -> bool:

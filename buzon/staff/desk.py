@@ -111,6 +111,11 @@ class EvidenceLine:
     size: int
     name: str
     content_hmac: str
+    received_at: datetime | None = None
+
+
+# Timeline entries written by the citizen (their message is the citizen's words).
+CITIZEN_EVENTS = frozenset({"citizen_message", "rating", "citizen_reopened"})
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,7 @@ class CaseView:
     may: frozenset[Action]
     next_statuses: list[str]
     reveal: RevealState | None = None
+    may_ask: bool = False  # a question to the citizen
 
 
 @dataclass(frozen=True)
@@ -342,6 +348,7 @@ class CaseDesk:
                     evidence_module.Evidence.size,
                     evidence_module.Evidence.name_enc,
                     evidence_module.Evidence.content_hmac,
+                    evidence_module.Evidence.created_at,
                 )
                 .where(evidence_module.Evidence.case_id == case.id)
                 .order_by(evidence_module.Evidence.id)
@@ -380,7 +387,12 @@ class CaseDesk:
                 pseudonym=self.pseudonym(case.number) if case.kind == "denuncia" else None,
                 evidence=[
                     EvidenceLine(
-                        f.id, f.kind, f.size, self.cipher.decrypt(f.name_enc), f.content_hmac
+                        f.id,
+                        f.kind,
+                        f.size,
+                        self.cipher.decrypt(f.name_enc),
+                        f.content_hmac,
+                        f.created_at,
                     )
                     for f in files
                 ],
@@ -404,6 +416,7 @@ class CaseDesk:
                     else []
                 ),
                 reveal=reveal,
+                may_ask=Action.CHANGE_STATUS in may and case.status in workflow.ASKABLE,
             )
 
     # --- changing --------------------------------------------------------------------
@@ -488,10 +501,13 @@ class CaseDesk:
         with self._session.begin() as session:
             found = self._find(session, staff, number, Action.CHANGE_STATUS, for_update=True)
             case = found.case
-            if case.status == workflow.REGISTERED:  # asking is analysing
+            if case.status not in workflow.ASKABLE:
+                raise Invalid(
+                    "status_change", current=case.status, new=workflow.INFORMATION_REQUESTED
+                )
+            if case.status in (workflow.REGISTERED, workflow.REFERRED):  # asking is analysing
                 self._event(session, case, staff, "status", case.status, workflow.IN_REVIEW)
                 case.status = workflow.IN_REVIEW
-            workflow.check_change(case.status, workflow.INFORMATION_REQUESTED, False)
             self._event(
                 session,
                 case,
@@ -734,6 +750,15 @@ def describe(view: CaseView) -> dict[str, Any]:
         "created_at": line.created_at.isoformat(),
         "updated_at": line.updated_at.isoformat(),
         "assigned_to": line.assigned_to,
+        "has_news": line.has_news,
+        "due": None
+        if line.due is None
+        else {
+            "step": line.due.step,
+            "at": line.due.at.isoformat(),
+            "overdue": line.due.overdue,
+            "soon": line.due.soon,
+        },
         "description": view.description,
         "consent": {"version": view.consent_version, "at": view.consent_at.isoformat()},
         "identity": None
@@ -752,6 +777,7 @@ def describe(view: CaseView) -> dict[str, Any]:
                 "size": e.size,
                 "name": e.name,
                 "keyed_hash": e.content_hmac,
+                "received_at": e.received_at.isoformat() if e.received_at else None,
             }
             for e in view.evidence
         ],
@@ -764,7 +790,8 @@ def describe(view: CaseView) -> dict[str, Any]:
                 "to": t.to_value,
                 "reason": t.reason,
                 "note": t.note,
-                "message_to_citizen": t.message,
+                "message_to_citizen": None if t.kind in CITIZEN_EVENTS else t.message,
+                "message_from_citizen": t.message if t.kind in CITIZEN_EVENTS else None,
             }
             for t in view.timeline
         ],

@@ -90,6 +90,10 @@ def compose(area: str, lines: list[DigestLine]) -> tuple[str, str]:
     return words["subject"].format(area_name=routing.area(area).name, late_count=len(late)), body
 
 
+# The digest goes out from this hour (Ecuador time), before the working day starts.
+SEND_FROM_HOUR = 7
+
+
 class Digest:
     def __init__(
         self,
@@ -103,9 +107,20 @@ class Digest:
         self.accounts = accounts
         self.now = now
         self._session = session_factory(engine)
+        self._done_for: date | None = None
 
     def today(self) -> date:
         return (self.now() + ECUADOR_OFFSET).date()
+
+    def send_if_due(self) -> int:
+        """What the worker calls on every pass: today's digests once it is time,
+        and nothing more (not even a query) until tomorrow."""
+        local = self.now() + ECUADOR_OFFSET
+        if local.hour < SEND_FROM_HOUR or self._done_for == local.date():
+            return 0
+        queued = self.send()
+        self._done_for = local.date()
+        return queued
 
     def send(self) -> int:
         """Queue today's digests not sent yet; how many e-mails were queued."""

@@ -72,6 +72,7 @@ class Action(str, enum.Enum):
     DECIDE_REVEAL = "decide_reveal"
     MANAGE_ACCOUNTS = "manage_accounts"
     READ_AUDIT = "read_audit"
+    VIEW_REPORTS = "view_reports"
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,11 @@ CASE_ACTIONS: dict[Role, frozenset[Action]] = {
     ),
 }
 # What roles that see no case may do.
+# The reports count only the cases the role sees (:func:`visible_kinds_and_areas`).
 OTHER_ACTIONS: dict[Role, frozenset[Action]] = {
+    Role.ANALYST: frozenset({Action.VIEW_REPORTS}),
+    Role.INVESTIGATOR: frozenset({Action.VIEW_REPORTS}),
+    Role.SUPERVISOR: frozenset({Action.VIEW_REPORTS}),
     Role.CUSTODIAN: frozenset({Action.DECIDE_REVEAL}),
     Role.ADMINISTRATOR: frozenset({Action.MANAGE_ACCOUNTS}),
     Role.AUDITOR: frozenset({Action.READ_AUDIT}),

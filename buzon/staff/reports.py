@@ -4,12 +4,20 @@
 within denuncias, an analyst's within their areas, a supervisor's within theirs)
 by kind, category, area, province, canton and week, and measures the median days
 to the first action and to resolution, the share resolved on time, the ratings
-and the reopening rate. :func:`csv_rows` gives the same figures for export with
-every count between 1 and ``MIN_CELL - 1`` suppressed, so that a denuncia from a
-small canton cannot be traced to a person.
+and the reopening rate.
+
+Nothing leaves this module unsuppressed: :func:`published` (the console's page,
+the API) and :func:`csv_rows` (the export) show every count between 1 and
+``MIN_CELL - 1`` as "<5", so that a denuncia from a small canton cannot be traced
+to a person. Because each section adds up to the total, a single "<5" could be
+worked out by subtraction; the next smallest count of that section is then hidden
+too ("x"), as statistical offices do. A median or an average of fewer than
+``MIN_CELL`` cases is not shown either.
 
 >>> suppressed(3), suppressed(0), suppressed(12)
 ('<5', '0', '12')
+>>> [cell.shown for cell in cells([Bar("a", "A", 40), Bar("b", "B", 9), Bar("c", "C", 2)])]
+['40', 'x', '<5']
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -31,11 +40,12 @@ from buzon.db import session_factory
 from buzon.staff.permissions import Staff, visible_kinds_and_areas
 
 MIN_CELL = 5
+SMALL, HIDDEN = f"<{MIN_CELL}", "x"
 REOPENINGS = ("reopened", "citizen_reopened")
 
 
 def suppressed(count: int) -> str:
-    return f"<{MIN_CELL}" if 0 < count < MIN_CELL else str(count)
+    return SMALL if 0 < count < MIN_CELL else str(count)
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,8 @@ class Summary:
     by_week: list[Bar] = field(default_factory=list)
     median_days_to_first_action: float | None = None
     median_days_to_resolution: float | None = None
+    first_actions: int = 0  # how many cases the medians are of
+    resolutions: int = 0
     resolved: int = 0
     resolved_on_time: int = 0
     ratings: dict[int, int] = field(default_factory=dict)
@@ -149,6 +161,7 @@ def summary(
     found.by_week = _bars(counters["week"], str, sorted(counters["week"]))
     found.median_days_to_first_action = statistics.median(first_action) if first_action else None
     found.median_days_to_resolution = statistics.median(resolution) if resolution else None
+    found.first_actions, found.resolutions = len(first_action), len(resolution)
     found.ratings = {n: stars.count(n) for n in range(1, 6)}
     found.rating_average = round(statistics.mean(stars), 2) if stars else None
     return found
@@ -164,22 +177,90 @@ SECTIONS = (
 )
 
 
+@dataclass(frozen=True)
+class Cell:
+    """One count as it may be shown: ``count`` is None when it is suppressed."""
+
+    key: str
+    label: str
+    count: int | None
+    shown: str
+
+
+def cells(bars: list[Bar]) -> list[Cell]:
+    """A section's counts with small cells suppressed, and one more where a single
+    suppressed cell could be worked out from the total."""
+    small = {bar.key for bar in bars if 0 < bar.count < MIN_CELL}
+    hidden: set[str] = set()
+    if len(small) == 1:
+        others = sorted(
+            (bar for bar in bars if bar.key not in small and bar.count), key=lambda b: b.count
+        )
+        hidden = {others[0].key} if others else set()
+    return [
+        Cell(
+            bar.key,
+            bar.label,
+            None if bar.key in small | hidden else bar.count,
+            SMALL if bar.key in small else HIDDEN if bar.key in hidden else str(bar.count),
+        )
+        for bar in bars
+    ]
+
+
+def _measure(value: float | None, cases: int) -> float | None:
+    return value if cases >= MIN_CELL else None
+
+
+def measures(figures: Summary) -> dict[str, float | int | None]:
+    """The speed and quality figures; a figure of fewer than MIN_CELL cases is None."""
+    rated = sum(figures.ratings.values())
+    return {
+        "median_days_to_first_action": _measure(
+            figures.median_days_to_first_action, figures.first_actions
+        ),
+        "median_days_to_resolution": _measure(
+            figures.median_days_to_resolution, figures.resolutions
+        ),
+        "on_time_share": _measure(figures.on_time_share, figures.resolved),
+        "reopen_rate": _measure(figures.reopen_rate, figures.resolved),
+        "rating_average": _measure(figures.rating_average, rated),
+    }
+
+
+def published(figures: Summary) -> dict[str, Any]:
+    """Every figure of the reports, suppressed, as plain data (the page and the API)."""
+    ratings = [Bar(str(n), str(n), count) for n, count in figures.ratings.items()]
+    return {
+        "total": {
+            "count": figures.total if figures.total >= MIN_CELL else None,
+            "shown": suppressed(figures.total),
+        },
+        "sections": {
+            section: [cell.__dict__ for cell in cells(getattr(figures, attribute))]
+            for attribute, section in SECTIONS
+        },
+        "ratings": [cell.__dict__ for cell in cells(ratings)],
+        "resolved": {
+            "count": figures.resolved if figures.resolved >= MIN_CELL else None,
+            "shown": suppressed(figures.resolved),
+        },
+        "measures": measures(figures),
+        "min_cell": MIN_CELL,
+    }
+
+
 def csv_rows(figures: Summary) -> list[list[str]]:
     """The figures as CSV rows (section, key, label, value), small cells suppressed."""
     rows = [["section", "key", "label", "value"], ["total", "", "", suppressed(figures.total)]]
     for attribute, section in SECTIONS:
         rows += [
-            [section, bar.key, bar.label, suppressed(bar.count)]
-            for bar in getattr(figures, attribute)
+            [section, cell.key, cell.label, cell.shown]
+            for cell in cells(getattr(figures, attribute))
         ]
-    rows += [["ratings", str(n), str(n), suppressed(count)] for n, count in figures.ratings.items()]
-    for key, value in (
-        ("median_days_to_first_action", figures.median_days_to_first_action),
-        ("median_days_to_resolution", figures.median_days_to_resolution),
-        ("on_time_share", figures.on_time_share),
-        ("reopen_rate", figures.reopen_rate),
-        ("rating_average", figures.rating_average),
-    ):
+    ratings = [Bar(str(n), str(n), count) for n, count in figures.ratings.items()]
+    rows += [["ratings", cell.key, cell.label, cell.shown] for cell in cells(ratings)]
+    for key, value in measures(figures).items():
         rows.append(["measure", key, "", "" if value is None else str(value)])
     rows.append(["measure", "resolved", "", suppressed(figures.resolved)])
     return rows

@@ -228,6 +228,8 @@ def test_the_api_is_described_and_pages_send_strict_headers(console):
         "/api/v1/cases/{number}",
         "/api/v1/cases/{number}/status",
         "/api/v1/reveal-requests/{request_id}/decision",
+        "/api/v1/cases/{number}/questions",
+        "/api/v1/reports/summary",
     ):
         assert path in spec["paths"], path
     assert not [p for p in spec["paths"] if not p.startswith("/api/v1/")]
@@ -235,3 +237,66 @@ def test_the_api_is_described_and_pages_send_strict_headers(console):
     assert "frame-ancestors 'none'" in login.headers["content-security-policy"]
     assert login.headers["cache-control"] == "no-store"
     assert requests.get(f"{console.url}/api/v1/cases", timeout=30).status_code == 401
+
+
+def test_an_investigator_asks_the_denunciante_without_learning_where_it_goes(console):
+    token = console.token(member(console, "investigador"))
+    number = console.cases["denuncia"]
+    empty = console.api(token, "POST", f"/cases/{number}/questions", json={"text": "  "})
+    assert empty.status_code == 422 and empty.json()["detail"]["reason"] == "question_required"
+    asked = console.api(
+        token, "POST", f"/cases/{number}/questions", json={"text": "¿Qué día le pidieron dinero?"}
+    )
+    assert asked.status_code == 204
+    case = console.api(token, "GET", f"/cases/{number}")
+    assert case.json()["status"] == "information_requested"
+    assert case.json()["timeline"][-1]["message_to_citizen"] == "¿Qué día le pidieron dinero?"
+    assert case.json()["due"]["step"] == "resolution"
+    for secret in SECRETS:
+        assert secret not in asked.text + case.text
+    # an analyst cannot ask on a denuncia they do not see, nor anyone on a closed case
+    analyst = console.token(member(console, "analista", "salud"))
+    assert (
+        console.api(analyst, "POST", f"/cases/{number}/questions", json={"text": "¿Hola?"})
+    ).status_code == 404
+
+
+def test_reports_count_only_what_each_role_sees(console):
+    investigator = console.api(
+        console.token(member(console, "investigador")), "GET", "/reports/summary"
+    )
+    assert investigator.status_code == 200
+    kinds = [cell["key"] for cell in investigator.json()["sections"]["kind"]]
+    assert kinds == ["denuncia"]
+    assert investigator.json()["total"] == {"count": None, "shown": "<5"}  # one denuncia
+    analyst = console.api(
+        console.token(member(console, "analista", "pensiones")), "GET", "/reports/summary"
+    )
+    assert [cell["key"] for cell in analyst.json()["sections"]["area"]] == ["pensiones"]
+    for role in ("custodio", "administrador", "auditor"):
+        token = console.token(member(console, role))
+        assert console.api(token, "GET", "/reports/summary").status_code == 403
+    assert requests.get(f"{console.url}/api/v1/reports/summary", timeout=30).status_code == 401
+    page = console.browser_session(member(console, "custodio")).get(
+        f"{console.url}/reports.csv", timeout=30, allow_redirects=False
+    )
+    assert page.status_code == 403
+    exported = console.browser_session(member(console, "analista", "salud")).get(
+        f"{console.url}/reports.csv", timeout=30
+    )
+    assert exported.headers["content-disposition"].startswith("attachment")
+    assert exported.content.startswith(b"\xef\xbb\xbfsection,key,label,value")
+    for secret in SECRETS:
+        assert secret not in exported.text
+
+
+def test_the_overdue_queue_lists_only_late_cases(console):
+    token = console.token(member(console, "analista", "salud"))
+    everything = console.api(token, "GET", "/cases").json()
+    late = console.api(token, "GET", "/cases", params={"overdue": "true"}).json()
+    assert everything["total"] >= 1 and late["total"] == 0  # registered today: nothing late
+    assert all(line["due"]["overdue"] is False for line in everything["cases"] if line["due"])
+    page = console.browser_session(member(console, "analista", "salud")).get(
+        f"{console.url}/?overdue=1", timeout=30
+    )
+    assert "Casos atrasados" in page.text and "No hay casos con estos filtros." in page.text

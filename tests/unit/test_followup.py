@@ -305,6 +305,38 @@ def test_reports_count_what_each_role_may_see_and_suppress_small_cells(engine, c
     rows = reports.csv_rows(investigator)
     assert ["section", "key", "label", "value"] == rows[0]
     counts = [row[3] for row in rows if row[0] in ("kind", "category", "canton")]
-    assert all(value == "<5" or int(value) >= 5 for value in counts)
+    assert all(value in ("<5", "x") or int(value) >= 5 for value in counts)
     assert [row for row in rows if row[0] == "canton" and row[1] == "0901"]
     assert reports.csv_rows(reports.Summary(by_canton=[reports.Bar("1", "X", 3)]))[2][3] == "<5"
+
+
+def test_the_worker_sends_the_digest_after_seven_in_ecuador_and_once(engine, cipher, staff):
+    registration = register(engine, cipher)
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE cases SET created_at = :t WHERE number = :n"),
+            {"t": datetime.utcnow() - timedelta(days=21), "n": registration.number},
+        )
+    day = date.today() + timedelta(days=40)  # a day no other test sent a digest for
+    clock = {"now": datetime(day.year, day.month, day.day, 11, 0)}  # 06:00 in Ecuador
+    digest = Digest(engine, cipher, AccountStore(engine, cipher), now=lambda: clock["now"])
+    assert digest.send_if_due() == 0  # before seven
+    clock["now"] = clock["now"].replace(hour=12, minute=5)  # 07:05
+    assert digest.send_if_due() >= 2
+    assert digest.send_if_due() == 0
+    clock["now"] = clock["now"] + timedelta(days=1)
+    assert digest.send_if_due() >= 2  # the next morning
+
+
+def test_the_citizen_sees_why_a_case_was_archived_but_never_a_note(engine, cipher, staff):
+    registration = register(engine, cipher)
+    number, the_desk, followup = registration.number, desk(engine, cipher), Followup(engine, cipher)
+    the_desk.add_note(staff["analyst"], number, "Nota interna: la ciudadana ya llamó tres veces")
+    assert followup.look_up(number, registration.tracking_key, "conv-arch").latest_message is None
+    the_desk.change_status(staff["analyst"], number, "in_review")
+    the_desk.change_status(
+        staff["analyst"], number, "archived", reason="El turno ya fue atendido el día 5"
+    )
+    seen = followup.look_up(number, registration.tracking_key, "conv-arch")
+    assert seen.latest_message == "El turno ya fue atendido el día 5"
+    assert not (seen.may_write or seen.may_rate or seen.may_reopen)

@@ -46,7 +46,7 @@ EXPECTED = {
         },
         "queja_elsewhere": set(),
         "denuncia": set(),
-        None: set(),
+        None: {A.VIEW_REPORTS},
     },
     Role.INVESTIGATOR: {
         "queja_here": set(),
@@ -60,7 +60,7 @@ EXPECTED = {
             A.DOWNLOAD_EVIDENCE,
             A.REQUEST_REVEAL,
         },
-        None: set(),
+        None: {A.VIEW_REPORTS},
     },
     Role.SUPERVISOR: {
         "queja_here": {
@@ -86,7 +86,7 @@ EXPECTED = {
             A.RECATEGORISE,
             A.DOWNLOAD_EVIDENCE,
         },
-        None: set(),
+        None: {A.VIEW_REPORTS},
     },
     Role.CUSTODIAN: {
         "queja_here": set(),
