@@ -100,10 +100,13 @@ def enqueue(
     subject: str,
     body: str,
     now: datetime,
+    channel: str = EMAIL,
 ) -> OutboxMessage:
-    """Queue an e-mail about case ``case_id`` inside the caller's transaction."""
+    """Queue an e-mail (or a notice on ``channel``) about case ``case_id`` inside the
+    caller's transaction."""
     message = OutboxMessage(
         case_id=case_id,
+        channel=channel,
         recipient_enc=cipher.encrypt(recipient),
         subject=subject,
         body_enc=cipher.encrypt(body),
@@ -126,19 +129,7 @@ def enqueue_whatsapp(
     now: datetime,
 ) -> OutboxMessage:
     """Queue a WhatsApp notice; ``case_number`` fills the template outside the window."""
-    message = OutboxMessage(
-        case_id=case_id,
-        channel=WHATSAPP,
-        recipient_enc=cipher.encrypt(wa_id),
-        subject=case_number,
-        body_enc=cipher.encrypt(text),
-        status=PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(message)
-    return message
+    return enqueue(session, cipher, case_id, wa_id, case_number, text, now, channel=WHATSAPP)
 
 
 class WhatsAppSender(Protocol):

@@ -13,6 +13,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.engine import Engine
@@ -53,6 +54,19 @@ class NoGrant(Exception):
 
 def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+def _may_reopen(case: Case, now: datetime) -> bool:
+    return (
+        case.status == workflow.RESOLVED
+        and case.closed_at is not None
+        and now <= deadlines.reopen_until(case.closed_at)
+    )
+
+
+def _by_the_citizen(session: Session, case: Case, at: datetime, kind: str, **values: Any) -> None:
+    """A timeline entry written by the citizen (no staff actor)."""
+    session.add(CaseEvent(case_id=case.id, at=at, actor_id=None, kind=kind, **values))
 
 
 class Followup:
@@ -98,11 +112,7 @@ class Followup:
             question_pending=case.status == workflow.INFORMATION_REQUESTED,
             may_write=not closed,
             may_rate=case.status == workflow.RESOLVED and case.rating is None,
-            may_reopen=(
-                case.status == workflow.RESOLVED
-                and case.closed_at is not None
-                and self.now() <= deadlines.reopen_until(case.closed_at)
-            ),
+            may_reopen=_may_reopen(case, self.now()),
         )
 
     def look_up(self, number: str, tracking_key: str, conversation_id: str) -> CaseFollowup | None:
@@ -165,26 +175,22 @@ class Followup:
                     session, self.cipher, conversation_id, registration_id, case.id, case.kind
                 )
                 case.evidence_count = (case.evidence_count or 0) + files
-            session.add(
-                CaseEvent(
-                    case_id=case.id,
-                    at=now,
-                    actor_id=None,
-                    kind="citizen_message",
-                    to_value=str(files) if files else None,
-                    message_enc=self.cipher.encrypt(written),
-                )
+            _by_the_citizen(
+                session,
+                case,
+                now,
+                "citizen_message",
+                to_value=str(files) if files else None,
+                message_enc=self.cipher.encrypt(written),
             )
             if case.status == workflow.INFORMATION_REQUESTED:
-                session.add(
-                    CaseEvent(
-                        case_id=case.id,
-                        at=now,
-                        actor_id=None,
-                        kind="status",
-                        from_value=case.status,
-                        to_value=workflow.IN_REVIEW,
-                    )
+                _by_the_citizen(
+                    session,
+                    case,
+                    now,
+                    "status",
+                    from_value=case.status,
+                    to_value=workflow.IN_REVIEW,
                 )
                 case.status = workflow.IN_REVIEW
             case.has_news, case.updated_at = True, now
@@ -200,15 +206,13 @@ class Followup:
             if case.status != workflow.RESOLVED or case.rating is not None:
                 raise Invalid("rating_not_now")
             case.rating, case.rated_at = stars, now
-            session.add(
-                CaseEvent(
-                    case_id=case.id,
-                    at=now,
-                    actor_id=None,
-                    kind="rating",
-                    to_value=str(stars),
-                    message_enc=self.cipher.encrypt(comment) if comment else None,
-                )
+            _by_the_citizen(
+                session,
+                case,
+                now,
+                "rating",
+                to_value=str(stars),
+                message_enc=self.cipher.encrypt(comment) if comment else None,
             )
 
     def ask_reopen(self, conversation_id: str, number: str, reason: str) -> None:
@@ -217,22 +221,16 @@ class Followup:
         now = self.now()
         with self._session.begin() as session:
             case = self._granted(session, conversation_id, number)
-            if not (
-                case.status == workflow.RESOLVED
-                and case.closed_at is not None
-                and now <= deadlines.reopen_until(case.closed_at)
-            ):
+            if not _may_reopen(case, now):
                 raise Invalid("reopen_not_now")
-            session.add(
-                CaseEvent(
-                    case_id=case.id,
-                    at=now,
-                    actor_id=None,
-                    kind="citizen_reopened",
-                    from_value=case.status,
-                    to_value=workflow.IN_REVIEW,
-                    reason_enc=self.cipher.encrypt(reason),
-                )
+            _by_the_citizen(
+                session,
+                case,
+                now,
+                "citizen_reopened",
+                from_value=case.status,
+                to_value=workflow.IN_REVIEW,
+                reason_enc=self.cipher.encrypt(reason),
             )
             case.status, case.closed_at = workflow.IN_REVIEW, None
             case.has_news, case.updated_at = True, now

@@ -23,7 +23,6 @@ import uuid
 from datetime import datetime
 
 import pytest
-import yaml
 from cryptography.fernet import Fernet
 
 from buzon import crypto, db
@@ -34,15 +33,14 @@ from tests.e2e.console_server import Console, csrf_of
 from tests.e2e.fake_graph_api import FakeGraphApi
 from tests.e2e.test_whatsapp import (
     ACCESS_TOKEN,
-    APP_SECRET,
     PHONE_NUMBER_ID,
-    VERIFY_TOKEN,
     Citizen,
     _model,
     ids_of,
     offers,
     said,
     says,
+    whatsapp_credentials,
 )
 from tests.unit.test_case_store import draft
 
@@ -60,21 +58,7 @@ def world(tmp_path_factory, module_smtp_server):
     tmp_path = tmp_path_factory.mktemp("followup")
     model = _model()
     graph = FakeGraphApi(ACCESS_TOKEN, PHONE_NUMBER_ID).start()
-    credentials = tmp_path / "credentials.yml"
-    credentials.write_text(
-        yaml.safe_dump(
-            {
-                "channels.rest.RestInput": None,
-                "channels.whatsapp.WhatsAppInput": {
-                    "verify_token": VERIFY_TOKEN,
-                    "app_secret": APP_SECRET,
-                    "access_token": ACCESS_TOKEN,
-                    "phone_number_id": PHONE_NUMBER_ID,
-                    "api_url": graph.api_url,
-                },
-            }
-        )
-    )
+    credentials = whatsapp_credentials(tmp_path, graph)
     key = Fernet.generate_key().decode()
     env = {
         "BUZON_VAR_DIR": str(tmp_path / "var"),

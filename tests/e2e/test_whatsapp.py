@@ -73,13 +73,9 @@ def _model() -> Path:
     return model
 
 
-@pytest.fixture(scope="module")
-def bot(tmp_path_factory, module_smtp_server):
-    host, port, _mailbox = module_smtp_server
-    tmp_path = tmp_path_factory.mktemp("whatsapp")
-    model = _model()
-    graph = FakeGraphApi(ACCESS_TOKEN, PHONE_NUMBER_ID).start()
-    credentials = tmp_path / "credentials.yml"
+def whatsapp_credentials(folder: Path, graph: FakeGraphApi) -> Path:
+    """A credentials.yml with REST and the WhatsApp channel talking to ``graph``."""
+    credentials = folder / "credentials.yml"
     credentials.write_text(
         yaml.safe_dump(
             {
@@ -94,6 +90,16 @@ def bot(tmp_path_factory, module_smtp_server):
             }
         )
     )
+    return credentials
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory, module_smtp_server):
+    host, port, _mailbox = module_smtp_server
+    tmp_path = tmp_path_factory.mktemp("whatsapp")
+    model = _model()
+    graph = FakeGraphApi(ACCESS_TOKEN, PHONE_NUMBER_ID).start()
+    credentials = whatsapp_credentials(tmp_path, graph)
     key = Fernet.generate_key().decode()
     env = {
         "BUZON_VAR_DIR": str(tmp_path / "var"),
