@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Column, DateTime, String, select, update
+from sqlalchemy import Column, DateTime, String, delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -56,6 +56,16 @@ class ContactWindow:
                 return
             except IntegrityError:  # two first messages at once
                 continue
+
+    def forget_closed(self) -> int:
+        """Delete the windows that closed: after 24 hours a row decides nothing."""
+        with self._session.begin() as session:
+            done = session.execute(
+                delete(WhatsAppContact).where(
+                    WhatsAppContact.last_inbound_at <= self.now() - WINDOW
+                )
+            )
+        return int(done.rowcount)
 
     def is_open(self, wa_id: str) -> bool:
         with self._session() as session:

@@ -9,6 +9,10 @@
   that button: its payload goes to Rasa instead of the text, before any NLU
   guess. Citizens type labels all the time (WhatsApp, screen readers, old
   phones); «Confirmar y registrar» typed was read as ``cancel``.
+- A text that starts with "/" reaches Rasa as a payload only when it is one:
+  a known intent, with entities as a JSON object. Anything else ("/mi cédula
+  es …") loses its slashes and is read as text: Rasa would otherwise log the
+  whole line in a warning, and a typed payload could inject an intent.
 - :func:`handle` runs the turn and turns an unreachable action server
   (:class:`~channels.server_hardening.ActionServerUnavailable`) or any other
   failure into ``utter_service_busy``, never a silence and never a log line
@@ -24,6 +28,7 @@ True
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
@@ -104,11 +109,40 @@ def admit_shape(text: str | None) -> Admission:
     return Admission(text=text)
 
 
+PAYLOAD = re.compile(r"/(\w+)(\{.*\})?", re.DOTALL)
+
+
+def is_payload(text: str, intents: Iterable[str] | None) -> bool:
+    """Whether ``text`` is a well-formed Rasa payload of one of ``intents``.
+
+    >>> is_payload('/inform{"rating":"4"}', ["inform"]), is_payload("/affirm", ["inform"])
+    (True, False)
+    >>> is_payload("/mi cedula es 0912345675", None), is_payload('/inform{"x": roto}', None)
+    (False, False)
+    """
+    found = PAYLOAD.fullmatch(text.strip())
+    if found is None or (intents is not None and found.group(1) not in intents):
+        return False
+    if found.group(2):
+        try:
+            return isinstance(json.loads(found.group(2)), dict)
+        except ValueError:
+            return False
+    return True
+
+
 async def admit(agent: Any, sender_id: str, text: str | None) -> Admission:
     """The message to give Rasa, with a typed button title turned into its payload."""
     admitted = admit_shape(text)
-    if admitted.text is None or admitted.text.lstrip().startswith("/"):
+    if admitted.text is None:
         return admitted
+    if admitted.text.lstrip().startswith("/"):
+        intents = getattr(getattr(agent, "domain", None), "intents", None)
+        if is_payload(admitted.text, intents):
+            return admitted
+        admitted = admit_shape(admitted.text.strip().lstrip("/"))
+        if admitted.text is None:
+            return admitted
     key = title_key(admitted.text)
     if not key or agent is None or key not in known_titles(agent.domain):
         return admitted

@@ -21,8 +21,9 @@ from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, Us
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from channels import incoming
+from channels import incoming, web
 from channels.request_body import read_body
+from channels.whatsapp import inbound
 
 # A message of MAX_MESSAGE_CHARS characters, each up to 4 UTF-8 bytes, plus the JSON around it.
 MAX_BODY_BYTES = 4 * incoming.MAX_MESSAGE_CHARS + 4096
@@ -57,6 +58,10 @@ class RestInput(InputChannel):
                 return response.json(
                     {"error": "sender must be 1-128 letters, digits or ._:@+-"}, status=400
                 )
+            if web.SESSION_ID.fullmatch(sender) or sender.startswith(inbound.SENDER_PREFIX):
+                # another channel's conversation: the page's is bound to its browser's
+                # cookie, WhatsApp's to Meta's signature; REST must not walk around them
+                return response.json({"error": "sender belongs to another channel"}, status=403)
             if text is not None and not isinstance(text, str):
                 return response.json({"error": "message must be a string"}, status=400)
             agent = getattr(request.app.ctx, "agent", None)

@@ -85,6 +85,7 @@ MAX_FILE_BYTES = evidence_reception.MAX_BYTES + 1
 # Room for the multipart framing and the small ``sender`` field.
 FORM_OVERHEAD = 64 * 1024
 MAX_BODY_BYTES = MAX_FILE_BYTES + FORM_OVERHEAD
+NO_COOKIE_BODY_BYTES = 64 * 1024
 # A session id: a 24-hex nonce and the 16-hex MAC binding it to a browser's cookie.
 SESSION_ID = re.compile(r"[0-9a-f]{40}")
 NONCE_HEX, MAC_HEX = 24, 16
@@ -305,7 +306,14 @@ class WebPageInput(InputChannel):
             agent = getattr(request.app.ctx, "agent", None)
             if agent is None or agent.tracker_store is None or not agent.is_ready():
                 return response.json({"error": "the bot is starting"}, status=503)
-            body, too_large = await read_body(request, MAX_BODY_BYTES)
+            secret = browser_secret_of(request.headers.get("cookie"))
+            # Without the chat cookie no file can be accepted: read no more than it
+            # takes to say what is wrong with a small request, never 20 MB.
+            body, too_large = await read_body(
+                request, MAX_BODY_BYTES if secret else NO_COOKIE_BODY_BYTES
+            )
+            if too_large and secret is None:
+                return response.json({"error": "not this browser's conversation"}, status=403)
             try:
                 fields, files = parse_form(request.headers.get("content-type", ""), body)
             except ValueError as error:
@@ -313,7 +321,7 @@ class WebPageInput(InputChannel):
             sender = (fields.get("sender") or "").strip()
             if not SESSION_ID.fullmatch(sender):
                 return bad_request("sender must be the widget's session id")
-            if not belongs_to(sender, browser_secret_of(request.headers.get("cookie"))):
+            if not belongs_to(sender, secret):
                 return response.json({"error": "not this browser's conversation"}, status=403)
             if too_large:
                 # Bigger than any case accepts: refused without keeping the rest,

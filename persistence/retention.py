@@ -7,7 +7,9 @@ Each pass deletes
   configured in the endpoints file;
 - evidence files sent for a registration that never happened, older than the
   same period;
-- in the embedded profile, the mailbox files under ``var/mail`` older than it.
+- in the embedded profile, the mailbox files under ``var/mail`` older than it;
+- the follow-up grants that expired (a conversation's link to a case) and the
+  WhatsApp windows that closed (when a number last wrote).
 
 ``make purge`` runs one pass; ``make run`` keeps one running
 (``python -m persistence.retention --interval 300``).
@@ -34,6 +36,8 @@ class PurgeReport:
     conversation_events: int = 0
     evidence_files: int = 0
     mail_files: int = 0
+    followup_grants: int = 0
+    whatsapp_windows: int = 0
 
 
 def tracker_store(endpoints: str) -> EncryptedSQLTrackerStore:
@@ -51,6 +55,8 @@ def purge(store: EncryptedSQLTrackerStore, wired: wiring.Wiring) -> PurgeReport:
     report.evidence_files = wired.evidence.purge_pending(cutoff)
     if not wired.settings.smtp_host:
         report.mail_files = outbox.purge_mailbox(wired.settings.mail_dir, cutoff)
+    report.followup_grants = wired.followup.forget_expired()
+    report.whatsapp_windows = wired.whatsapp_window.forget_closed()
     return report
 
 
@@ -70,10 +76,13 @@ def main(argv=None) -> None:
     def one_pass() -> None:
         report = purge(store, wired)
         logger.info(
-            "deleted %d conversation events, %d unregistered evidence files, %d mail files",
+            "deleted %d conversation events, %d unregistered evidence files, %d mail files, "
+            "%d expired follow-up grants, %d closed WhatsApp windows",
             report.conversation_events,
             report.evidence_files,
             report.mail_files,
+            report.followup_grants,
+            report.whatsapp_windows,
         )
 
     periodic.repeat(one_pass, args.interval, args.once, "retention", logger)

@@ -152,6 +152,14 @@ class Followup:
             raise NoGrant()
         return case
 
+    def forget_expired(self) -> int:
+        """Delete the grants that expired: they only linked a conversation to a case."""
+        with self._session.begin() as session:
+            done = session.execute(
+                delete(FollowupGrant).where(FollowupGrant.expires_at <= self.now())
+            )
+        return int(done.rowcount)
+
     def current(self, conversation_id: str, number: str) -> CaseFollowup:
         with self._session() as session:
             return self._view(session, self._granted(session, conversation_id, number))

@@ -7,10 +7,11 @@ POST for each batch of messages and statuses, signed with the app secret
 
 Privacy: the WhatsApp id (``wa_id``) is the citizen's phone number. The Rasa
 conversation is named ``wa-`` + a keyed hash of it (:func:`sender_id_for`, keyed
-by the case key, so rotating Meta's app secret renames nothing), so the number
-never reaches the tracker store, the case tables or the logs; the real ``wa_id``
-lives only inside the :class:`WhatsAppOutput` of one request, to reply. Nothing
-here logs a ``wa_id``, a message text or a file.
+by the case key, so rotating Meta's app secret renames nothing). The number
+reaches no log and no conversation id: it rides, encrypted with the rest of the
+conversation, in each message's metadata (erased when the conversation is
+forgotten), so that a case registered here keeps it, encrypted, to be notified on
+WhatsApp. Nothing here logs a ``wa_id``, a message text or a file.
 
 Robustness: a body over ``MAX_WEBHOOK_BYTES`` is refused before it is read
 whole; each message goes through :mod:`channels.incoming` (length, blank,

@@ -21,9 +21,12 @@ def signature_ok(app_secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), header[len("sha256=") :].strip().encode())
 
 
+SENDER_PREFIX = "wa-"
+
+
 def sender_id_for(key: bytes, wa_id: str) -> str:
     """The Rasa conversation id of a WhatsApp user: a keyed hash, never the number."""
-    return "wa-" + hmac.new(key, wa_id.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+    return SENDER_PREFIX + hmac.new(key, wa_id.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
 
 def sender_key() -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 
@@ -15,7 +16,8 @@ class SeenMessages:
     processing (False if it was processed or is being processed); :meth:`done`
     marks it processed for ``ttl`` seconds; :meth:`release` gives it back after a
     failure so that the redelivery is processed. This one lives in the process
-    (a TTL cache); :class:`RedisSeenMessages` is shared by every server.
+    (a TTL cache, safe across the threads the channel calls it from);
+    :class:`RedisSeenMessages` is shared by every server.
     """
 
     def __init__(
@@ -30,6 +32,7 @@ class SeenMessages:
         self.max_entries = max_entries
         self.clock = clock
         self._expiry: collections.OrderedDict[str, float] = collections.OrderedDict()
+        self._lock = threading.Lock()
 
     def _expire(self) -> None:
         now = self.clock()
@@ -37,20 +40,23 @@ class SeenMessages:
             del self._expiry[key]
 
     def claim(self, message_id: str) -> bool:
-        self._expire()
-        if message_id in self._expiry:
-            return False
-        self._expiry[message_id] = self.clock() + self.claim_ttl
-        while len(self._expiry) > self.max_entries:
-            self._expiry.popitem(last=False)
-        return True
+        with self._lock:  # check and take at once: two deliveries, one claim
+            self._expire()
+            if message_id in self._expiry:
+                return False
+            self._expiry[message_id] = self.clock() + self.claim_ttl
+            while len(self._expiry) > self.max_entries:
+                self._expiry.popitem(last=False)
+            return True
 
     def done(self, message_id: str) -> None:
-        self._expiry[message_id] = self.clock() + self.ttl
-        self._expiry.move_to_end(message_id)
+        with self._lock:
+            self._expiry[message_id] = self.clock() + self.ttl
+            self._expiry.move_to_end(message_id)
 
     def release(self, message_id: str) -> None:
-        self._expiry.pop(message_id, None)
+        with self._lock:
+            self._expiry.pop(message_id, None)
 
     def first_time(self, message_id: str) -> bool:
         """Claim and mark at once (True the first time an id is seen within the TTL)."""

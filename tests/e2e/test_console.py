@@ -254,7 +254,7 @@ def test_an_investigator_asks_the_denunciante_without_learning_where_it_goes(con
     assert case.json()["due"]["step"] == "resolution"
     for secret in SECRETS:
         assert secret not in asked.text + case.text
-    # an analyst cannot ask on a denuncia they do not see, nor anyone on a closed case
+    # an analyst cannot ask on a denuncia they do not see (a closed case: test_followup.py)
     analyst = console.token(member(console, "analista", "salud"))
     assert (
         console.api(analyst, "POST", f"/cases/{number}/questions", json={"text": "¿Hola?"})

@@ -340,3 +340,27 @@ def test_the_citizen_sees_why_a_case_was_archived_but_never_a_note(engine, ciphe
     seen = followup.look_up(number, registration.tracking_key, "conv-arch")
     assert seen.latest_message == "El turno ya fue atendido el día 5"
     assert not (seen.may_write or seen.may_rate or seen.may_reopen)
+
+
+def test_the_retention_job_forgets_expired_grants_and_closed_windows(engine, cipher):
+    registration = register(engine, cipher)
+    Followup(engine, cipher).look_up(registration.number, registration.tracking_key, "conv-old")
+    wa_id = f"5939{uuid.uuid4().int % 10**8:08d}"
+    ContactWindow(engine, cipher).saw(wa_id)
+    tomorrow = lambda: datetime.utcnow() + timedelta(days=1, minutes=1)  # noqa: E731
+    assert Followup(engine, cipher, now=tomorrow).forget_expired() >= 1
+    with pytest.raises(NoGrant):
+        Followup(engine, cipher).current("conv-old", registration.number)
+    window = ContactWindow(engine, cipher, now=tomorrow)
+    assert window.forget_closed() >= 1
+    assert not ContactWindow(engine, cipher).is_open(wa_id)
+
+
+def test_nobody_asks_the_citizen_on_a_closed_case(engine, cipher, staff):
+    number, the_desk = register(engine, cipher).number, desk(engine, cipher)
+    the_desk.change_status(staff["analyst"], number, "in_review")
+    the_desk.change_status(staff["analyst"], number, "resolved", message="Listo")
+    with pytest.raises(Invalid) as refused:
+        the_desk.ask_citizen(staff["analyst"], number, "¿Algo más?")
+    assert refused.value.reason == "status_change"
+    assert not the_desk.open(staff["analyst"], number).may_ask

@@ -188,6 +188,17 @@ def test_rest_answers_and_refuses_what_it_should():
     assert post(app, json.dumps({"sender": "ana", "message": 5}).encode()).status == 400
 
 
+@pytest.mark.parametrize("sender", ["ab12" * 10, "wa-" + "0" * 32])
+def test_rest_cannot_walk_into_a_web_or_whatsapp_conversation(sender):
+    async def answered(message):  # must not be reached
+        raise AssertionError("another channel's conversation was entered")
+
+    app = rest_app(answered)
+    refused = post(app, json.dumps({"sender": sender, "message": "hola"}).encode())
+    assert refused.status == 403
+    assert post(app, b"[1, 2]").status == 400  # JSON, but not an object
+
+
 def test_a_rest_failure_logs_no_text(caplog):
     async def broken(message):
         raise ValueError("X has 0 features")
@@ -359,3 +370,26 @@ def test_every_pattern_of_the_nlu_data_is_bounded():
     ]
     assert patterns and not [p for p in patterns if _unbounded(sre_parse.parse(p))]
     assert _unbounded(sre_parse.parse(r"[\w.+-]+@[\w-]+\.[\w.-]+"))  # the old e-mail pattern
+
+
+@pytest.mark.parametrize(
+    "typed, admitted",
+    [
+        ("/affirm", "/affirm"),
+        ('/inform{"rating":"4"}', '/inform{"rating":"4"}'),
+        ("/mi cedula es 0912345675", "mi cedula es 0912345675"),  # not an intent: text
+        ("/inform mi cedula 0912345675", "inform mi cedula 0912345675"),
+        ('/inform{"cedula": 0912345675 roto}', 'inform{"cedula": 0912345675 roto}'),
+        ("/cualquiera", "cualquiera"),
+    ],
+)
+def test_only_a_well_formed_payload_of_a_known_intent_goes_to_rasa_as_one(typed, admitted):
+    agent = Agent()
+    agent.domain.intents = ["affirm", "inform"]
+    assert run(incoming.admit(agent, "s", typed)).text == admitted
+
+
+def test_a_lone_slash_is_a_blank_message():
+    agent = Agent()
+    agent.domain.intents = ["affirm"]
+    assert run(incoming.admit(agent, "s", " // ")).reply == incoming.EMPTY

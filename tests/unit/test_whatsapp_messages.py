@@ -207,6 +207,35 @@ def test_a_message_is_marked_after_success_and_released_after_a_failure(kind):
     assert seen.claim(failed), "a failed message must be processed when Meta delivers it again"
 
 
+def test_concurrent_deliveries_of_one_message_are_claimed_once():
+    import sys
+    import threading
+
+    seen = wa.SeenMessages()
+    for n in range(2000):  # a full cache to scan, as after a busy day
+        seen.done(f"wamid.old.{n}")
+    ids = [f"wamid.{n % 50}" for n in range(400)]  # each delivered 8 times
+    claimed, errors = [], []
+
+    def deliver(chunk):
+        try:
+            claimed.extend(i for i in chunk if seen.claim(i))
+        except RuntimeError as error:  # "OrderedDict mutated during iteration"
+            errors.append(error)
+
+    threads = [threading.Thread(target=deliver, args=(ids[k::8],)) for k in range(8)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == [] and sorted(claimed) == sorted(set(ids))
+
+
 def test_a_second_server_does_not_process_a_redelivery_again():
     url = _redis_url()
     message_id = f"wamid.shared.{uuid.uuid4().hex}"

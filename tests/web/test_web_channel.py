@@ -447,3 +447,10 @@ def test_socketio_answers_blank_and_too_long_messages_itself(store):
     assert received == []
     replies = [data for kind, event, data, room in calls[2:] if event == "bot_uttered"]
     assert [r["text"] for r in replies] == ["vacío", "muy largo"]
+
+
+def test_a_large_upload_without_the_chat_cookie_is_refused_unread(app):
+    body = b"--x\r\n" + b"a" * (2 * web.NO_COOKIE_BODY_BYTES) + b"\r\n--x--\r\n"
+    headers = {"Content-Type": "multipart/form-data; boundary=x"}
+    _, answer = run(app.asgi_client.post("/webhooks/web/upload", content=body, headers=headers))
+    assert answer.status == 403 and answer.json == {"error": "not this browser's conversation"}
