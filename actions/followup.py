@@ -18,18 +18,12 @@ from rasa_sdk import Action
 from rasa_sdk.events import FollowupAction, SlotSet
 
 from actions import services
-from actions.form_validation import FormValidation, Turn, Validator
-from actions.forms import FOLLOWUP_EVIDENCE, evidence_check, latest_intent, sent_a_file
+from actions.form_validation import FormValidation, Turn, Validator, latest_intent
+from actions.forms import FOLLOWUP_EVIDENCE, AskEvidence, evidence_check
 from actions.registration import forget, reset
 from actions.slots import FOLLOWUP_IN_PROGRESS, FOLLOWUP_SLOTS, FORGET_FOLLOWUP
 from buzon.cases.followup import MIN_CHARS, MIN_WORDS, NoGrant
 from buzon.validation import Invalid, text
-
-FORMS = {
-    "add_information": "followup_form",
-    "rate_answer": "rating_form",
-    "ask_reopen": "reopen_form",
-}
 
 
 def _followup():
@@ -109,6 +103,7 @@ def check_comment(value: Any, turn: Turn) -> dict[str, Any]:
 
 class ValidateFollowupForm(FormValidation):
     retryable = frozenset({"followup_text"})
+    evidence_slot = FOLLOWUP_EVIDENCE.answer
 
     def name(self) -> str:
         return "validate_followup_form"
@@ -118,13 +113,6 @@ class ValidateFollowupForm(FormValidation):
             "followup_text": check_text("followup_text"),
             "followup_evidence": evidence_check(FOLLOWUP_EVIDENCE),
         }
-
-    async def run(self, dispatcher, tracker, domain):
-        slot = tracker.get_slot("requested_slot")
-        if slot != "followup_evidence" and sent_a_file(tracker):
-            dispatcher.utter_message(response="utter_invalid_evidence_not_now")
-            return [SlotSet(slot, None)] if slot else []
-        return await super().run(dispatcher, tracker, domain)
 
 
 class ValidateRatingForm(FormValidation):
@@ -145,18 +133,12 @@ class ValidateReopenForm(FormValidation):
         return {"reopen_reason": check_text("reopen_reason")}
 
 
-class AskFollowupEvidence(Action):
+class AskFollowupEvidence(AskEvidence):
+    slots = FOLLOWUP_EVIDENCE
+    offer = "utter_ask_followup_evidence"
+
     def name(self) -> str:
         return "action_ask_followup_evidence"
-
-    def run(self, dispatcher, tracker, domain):
-        if tracker.get_slot("awaiting_followup_evidence") and sent_a_file(tracker):
-            dispatcher.utter_message(response="utter_ask_evidence_more")
-        elif tracker.get_slot("awaiting_followup_evidence"):
-            dispatcher.utter_message(response="utter_ask_evidence_upload")
-        else:
-            dispatcher.utter_message(response="utter_ask_followup_evidence")
-        return []
 
 
 async def _submit(dispatcher, tracker, call, done_response: str) -> list:

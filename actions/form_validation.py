@@ -12,6 +12,8 @@ What every form gets from the base class:
 - a slot emptied on purpose (a fresh start, a correction) is not validated;
 - a refusal sends ``utter_invalid_<reason>`` and empties only that slot, so the
   question is asked again and nothing else the citizen gave is lost;
+- a file that arrives while the form asks something else than ``evidence_slot``
+  is not an answer: ``utter_invalid_evidence_not_now``, and the question again;
 - after ``MAX_FAILURES`` refusals on one slot the bot offers to go on or stop
   (``utter_offer_continue_or_stop`` with «Intentar otra vez» for typed answers,
   ``utter_offer_stop`` where the answer is a button); «Intentar otra vez» right
@@ -37,6 +39,18 @@ MAX_FAILURES = 3
 FAILURES_SLOT = "failed_attempts"
 
 
+def latest_intent(tracker: Tracker) -> str | None:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def sent_a_file(tracker: Tracker) -> bool:
+    """Whether the latest message is a channel's note about an uploaded file."""
+    return any(
+        e.get("entity") in ("evidence_file", "evidence_error")
+        for e in tracker.latest_message.get("entities", [])
+    )
+
+
 def _spoken(value: Any) -> Any:
     return ", ".join(value) if isinstance(value, (list, tuple)) else value
 
@@ -53,7 +67,7 @@ class Turn:
 
     @property
     def intent(self) -> str | None:
-        return (self.tracker.latest_message.get("intent") or {}).get("name")
+        return latest_intent(self.tracker)
 
     @property
     def text(self) -> str:
@@ -73,13 +87,6 @@ class Turn:
         """
         return self.intent == "affirm" and (
             self.text.startswith("/affirm") or plain_answers.is_plain_yes(self.text)
-        )
-
-    def sent_a_file(self) -> bool:
-        """Whether the message is a channel's note about an uploaded file."""
-        return any(
-            e.get("entity") in ("evidence_file", "evidence_error")
-            for e in self.tracker.latest_message.get("entities", [])
         )
 
     def _failures(self) -> dict[str, int]:
@@ -128,6 +135,8 @@ class FormValidation(FormValidationAction):
 
     #: Slots the citizen types: «Intentar otra vez» is offered for them.
     retryable: frozenset[str] = frozenset()
+    #: The slot that takes files, if the form asks for any.
+    evidence_slot: str | None = None
 
     @abstractmethod
     def validators(self) -> dict[str, Validator]:
@@ -140,6 +149,10 @@ class FormValidation(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         slot = tracker.get_slot("requested_slot")
+        if self.evidence_slot and slot != self.evidence_slot and sent_a_file(tracker):
+            # A file arrived while the form asks something else: not an answer.
+            dispatcher.utter_message(response="utter_invalid_evidence_not_now")
+            return [SlotSet(slot, None)] if slot else []
         turn = self.turn(dispatcher, tracker)
         if slot and turn.just_offered_a_retry(slot) and turn.intent == "affirm":
             # "Intentar otra vez" right after the offer: ask again, count afresh.

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Action
-from rasa_sdk.events import SlotSet
 
 from actions import services
-from actions.form_validation import FormValidation, Turn, Validator, typed
+from actions.form_validation import FormValidation, Turn, Validator, sent_a_file, typed
 from actions.slots import CORRECTIONS
 from buzon import consent, evidence, messages, territory
 from buzon.cases import numbering, routing
@@ -36,18 +35,6 @@ TYPED_SLOTS = frozenset(
         "lookup_key",
     }
 )
-
-
-def latest_intent(tracker) -> str | None:
-    return (tracker.latest_message.get("intent") or {}).get("name")
-
-
-def sent_a_file(tracker) -> bool:
-    """Whether the latest message is a channel's note about an uploaded file."""
-    return any(
-        e.get("entity") in ("evidence_file", "evidence_error")
-        for e in tracker.latest_message.get("entities", [])
-    )
 
 
 # --- the case form's checks ------------------------------------------------------------
@@ -181,6 +168,7 @@ def check_confirmation(value: Any, turn: Turn) -> dict[str, Any]:
 
 class ValidateCaseForm(FormValidation):
     retryable = TYPED_SLOTS
+    evidence_slot = CASE_EVIDENCE.answer
 
     def name(self) -> str:
         return "validate_case_form"
@@ -199,14 +187,6 @@ class ValidateCaseForm(FormValidation):
             "evidence": evidence_check(CASE_EVIDENCE),
             "confirmation": check_confirmation,
         }
-
-    async def run(self, dispatcher, tracker, domain):
-        slot = tracker.get_slot("requested_slot")
-        if slot != "evidence" and sent_a_file(tracker):
-            # A file arrived while the form asks something else: not an answer.
-            dispatcher.utter_message(response="utter_invalid_evidence_not_now")
-            return [SlotSet(slot, None)] if slot else []
-        return await super().run(dispatcher, tracker, domain)
 
 
 class ValidateStatusForm(FormValidation):
@@ -244,16 +224,21 @@ class AskDescription(Action):
 
 
 class AskEvidence(Action):
+    """The evidence question: first the offer, then «send your files», then «another?»."""
+
+    slots = CASE_EVIDENCE
+    offer = "utter_ask_evidence"
+
     def name(self) -> str:
         return "action_ask_evidence"
 
     def run(self, dispatcher, tracker, domain):
-        if tracker.get_slot("awaiting_evidence") and sent_a_file(tracker):
+        if tracker.get_slot(self.slots.awaiting) and sent_a_file(tracker):
             dispatcher.utter_message(response="utter_ask_evidence_more")
-        elif tracker.get_slot("awaiting_evidence"):
+        elif tracker.get_slot(self.slots.awaiting):
             dispatcher.utter_message(response="utter_ask_evidence_upload")
         else:
-            dispatcher.utter_message(response="utter_ask_evidence")
+            dispatcher.utter_message(response=self.offer)
         return []
 
 

@@ -14,7 +14,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
-from actions.forms import latest_intent, sent_a_file
+from actions.form_validation import latest_intent, sent_a_file
 from actions.slots import (
     CASE_SLOTS,
     FOLLOWUP_IN_PROGRESS,

@@ -328,17 +328,15 @@ class Outbox:
             setattr(report, outcome, getattr(report, outcome) + 1)
         return report
 
-    def _compose(self, message_id: int) -> EmailMessage:
-        with self._session() as session:
-            row = session.get(OutboxMessage, message_id)
-            email = EmailMessage()
-            email["From"] = self.sender
-            email["To"] = self.cipher.decrypt(row.recipient_enc)
-            email["Subject"] = row.subject
-            email["Message-ID"] = make_msgid(
-                idstring=f"caso{row.case_id}m{row.id}", domain="iess.gob.ec"
-            )
-            email.set_content(self.cipher.decrypt(row.body_enc))
+    def _compose(self, row: OutboxMessage) -> EmailMessage:
+        email = EmailMessage()
+        email["From"] = self.sender
+        email["To"] = self.cipher.decrypt(row.recipient_enc)
+        email["Subject"] = row.subject
+        email["Message-ID"] = make_msgid(
+            idstring=f"caso{row.case_id}m{row.id}", domain="iess.gob.ec"
+        )
+        email.set_content(self.cipher.decrypt(row.body_enc))
         return email
 
     def _send_renewing(self, message_id: int, token: str) -> None:
@@ -347,18 +345,22 @@ class Outbox:
 
         def send() -> None:
             try:
-                with self._session() as session:
+                with self._session() as session:  # read once, decrypted before sending
                     row = session.get(OutboxMessage, message_id)
-                    channel = row.channel
-                    if channel == WHATSAPP:
-                        wa_id = self.cipher.decrypt(row.recipient_enc)
-                        text, number = self.cipher.decrypt(row.body_enc), row.subject
-                if channel == WHATSAPP:
+                    if row.channel == WHATSAPP:
+                        notice = (
+                            self.cipher.decrypt(row.recipient_enc),
+                            self.cipher.decrypt(row.body_enc),
+                            row.subject,  # the case number, for the template
+                        )
+                    else:
+                        email = self._compose(row)
+                if row.channel == WHATSAPP:
                     if self.whatsapp is None:
                         raise WhatsAppNotConfigured()
-                    self.whatsapp.send(wa_id, text, number)
+                    self.whatsapp.send(*notice)
                     return
-                self.transport.send(self._compose(message_id))
+                self.transport.send(email)
             except BaseException as error:
                 failure.append(error)
 

@@ -172,6 +172,21 @@ def provinces() -> list[Province]:
     return list(_dpa().provinces)
 
 
+@lru_cache(maxsize=1)
+def _by_code() -> dict[str, Place]:
+    places: tuple[Place, ...] = (*_dpa().provinces, *_dpa().cantons)
+    return {place.code: place for place in places}
+
+
+def by_code(code: str | None) -> Place | None:
+    """The province (2 digits) or canton (4 digits) with this INEC code, or None.
+
+    >>> by_code("0907").name, by_code("09").name, by_code("99")
+    ('Durán', 'Guayas', None)
+    """
+    return _by_code().get(code or "")
+
+
 def cantons(province: Province | str | None = None) -> list[Canton]:
     """All cantons in INEC code order, or those of ``province`` (or its name).
 

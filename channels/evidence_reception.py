@@ -38,7 +38,6 @@ ASKING = {
 NOT_NOW = "evidence_not_now"
 # The largest file any conversation may send (a denuncia's limit).
 MAX_BYTES = max(evidence.LIMITS.values())
-MAX_NAME = 120
 # Quotes, braces, backslashes and control characters (newlines included) never
 # reach the injected message nor the stored name.
 _UNSAFE = re.compile(r"[\"'{}\\\x00-\x1f\x7f]")
@@ -51,8 +50,8 @@ def evidence_store() -> evidence.EvidenceStore:
 
 def safe_name(name: str | None) -> str:
     """The file's own name without folders, quotes, braces or line breaks ('' if none)."""
-    cleaned = _UNSAFE.sub("", PurePosixPath((name or "").replace("\\", "/")).name)
-    return cleaned.strip()[:MAX_NAME]
+    own = PurePosixPath((name or "").replace("\\", "/")).name
+    return _UNSAFE.sub("", own).strip()[: evidence.MAX_NAME]
 
 
 def received(name: str) -> str:
@@ -74,19 +73,16 @@ def _asking(tracker: Any) -> tuple[str, str] | None:
     return ASKING.get((tracker.active_loop_name, tracker.get_slot("requested_slot")))
 
 
-def _asks_for_evidence(tracker: Any) -> bool:
-    return _asking(tracker) is not None
-
-
 async def size_limit(agent_or_tracker_store: Any, sender_id: str) -> int | None:
     """How many bytes a file may have now; None when no evidence is expected.
 
     Lets a channel refuse before downloading anything.
     """
     tracker = await _tracker_store(agent_or_tracker_store).retrieve(sender_id)
-    if not _asks_for_evidence(tracker):
+    asking = _asking(tracker)
+    if asking is None:
         return None
-    return evidence.limit_for(tracker.get_slot(_asking(tracker)[1]))
+    return evidence.limit_for(tracker.get_slot(asking[1]))
 
 
 async def receive_file(
@@ -95,13 +91,14 @@ async def receive_file(
     """Store one file for the conversation; the Rasa message text to inject.
 
     ``agent_or_tracker_store`` is the Rasa agent (``request.app.ctx.agent``) or
-    its tracker store. The file counts toward the case only if the case form is
-    asking for evidence right now, else it is refused with ``evidence_not_now``.
+    its tracker store. The file counts only if a form (the case's or a follow-up's)
+    is asking for files right now, else it is refused with ``evidence_not_now``.
     """
     tracker = await _tracker_store(agent_or_tracker_store).retrieve(sender_id)
-    if not _asks_for_evidence(tracker):
+    asking = _asking(tracker)
+    if asking is None:
         return refused(NOT_NOW)
-    batch_slot, kind_slot = _asking(tracker)
+    batch_slot, kind_slot = asking
     case_kind = tracker.get_slot(kind_slot)
     registration = tracker.get_slot(batch_slot)
     try:

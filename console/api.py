@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from buzon import wiring
 from buzon.staff.accounts import API, SignInRefused
-from buzon.staff.desk import Forbidden, InboxFilter, NotFound, describe
+from buzon.staff.desk import Forbidden, InboxFilter, NotFound, describe, describe_line
 from buzon.staff.permissions import Action, allowed
 from buzon.validation import Invalid
 from console.auth import Caller, api_caller, client_of, throttle
@@ -170,14 +170,7 @@ def list_cases(
         "page": found.page,
         "pages": found.pages,
         "total": found.total,
-        "cases": [
-            {
-                **line.__dict__,
-                "created_at": line.created_at.isoformat(),
-                "updated_at": line.updated_at.isoformat(),
-            }
-            for line in found.lines
-        ],
+        "cases": [describe_line(line) for line in found.lines],
     }
 
 

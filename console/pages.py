@@ -20,8 +20,8 @@ from buzon import messages, territory, wiring
 from buzon.cases import routing, workflow
 from buzon.clock import ecuador_time_text
 from buzon.staff.accounts import BROWSER, SignInRefused
-from buzon.staff.desk import Forbidden, InboxFilter, NotFound
-from buzon.staff.permissions import Action, Role, allowed
+from buzon.staff.desk import CITIZEN_EVENTS, Forbidden, InboxFilter, NotFound
+from buzon.staff.permissions import Action, CaseScope, Role, allowed
 from buzon.validation import Invalid
 from console import api
 from console.auth import COOKIE, Caller, check_csrf, client_of, page_caller, same_origin, throttle
@@ -33,6 +33,7 @@ templates.env.globals.update(
     status_label=messages.status_label,
     area_name=lambda key: routing.area(key).name,
     category_label=routing.label_of,
+    citizen_events=CITIZEN_EVENTS,
 )
 T = TypeVar("T")
 
@@ -230,11 +231,13 @@ def _case_page(
     wired = wiring.current()
     view, _ = attempt(lambda: wired.desk.open(caller.account.staff, number))
     assert view is not None
-    people = {a.id: a.email for a in wired.accounts.all()}
+    accounts = wired.accounts.all()
+    people = {a.id: a.email for a in accounts}
+    scope = CaseScope(view.line.kind, view.line.area, view.line.assigned_to)
     colleagues = [
         a
-        for a in wired.accounts.all()
-        if a.active and a.role.works_cases and allowed(a.staff, Action.VIEW_CASE, _scope(view))
+        for a in accounts
+        if a.active and a.role.works_cases and allowed(a.staff, Action.VIEW_CASE, scope)
     ]
     return render(
         request,
@@ -248,12 +251,6 @@ def _case_page(
         areas=routing.areas(),
         status_code=status_code,
     )
-
-
-def _scope(view: Any) -> Any:
-    from buzon.staff.permissions import CaseScope
-
-    return CaseScope(view.line.kind, view.line.area, view.line.assigned_to)
 
 
 @router.get("/cases/{number}", response_class=HTMLResponse)

@@ -38,15 +38,6 @@ FORGET_SLOT = "forget_conversation"
 KEPT_SLOTS = frozenset(
     {FORGET_SLOT, "requested_slot", "followup_case", "followup_kind", "followup_batch"}
 )
-REDACTED_ENTITY_KEYS = (
-    "value",
-    "text",
-    "start",
-    "end",
-    "confidence_entity",
-    "extractor",
-    "processors",
-)
 
 
 def _entities(entities: Any) -> list:
@@ -80,10 +71,3 @@ def redacted(event: dict) -> dict:
     elif kind == "session_started":
         data["metadata"] = {}
     return data
-
-
-def asks_to_forget(events: list[dict]) -> bool:
-    """Whether these (new) events include an action's request to forget."""
-    return any(
-        e.get("event") == "slot" and e.get("name") == FORGET_SLOT and e.get("value") for e in events
-    )

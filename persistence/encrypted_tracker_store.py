@@ -144,7 +144,3 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
                 )
             session.commit()
         return gone
-
-    def conversation_count(self) -> int:
-        with self.session_scope() as session:
-            return session.query(sa.func.count(sa.distinct(self.SQLEvent.sender_id))).scalar()

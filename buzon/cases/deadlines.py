@@ -23,6 +23,7 @@ from typing import Any
 import holidays
 
 from buzon import datafiles
+from buzon.cases import workflow
 from buzon.clock import ECUADOR_OFFSET
 
 
@@ -101,7 +102,7 @@ def next_due(
 ) -> Due | None:
     """The deadline that matters now: the first action until there is one, then the
     resolution; None once the case is closed."""
-    if status in ("resolved", "archived"):
+    if status in workflow.CLOSED:
         return None
     step = "first_action" if first_action_at is None else "resolution"
     at = due(step, kind, registered_at)

@@ -58,12 +58,12 @@ class CaseDraft(NamedTuple):
 
 
 def _place(province_code: str, canton_code: str) -> tuple[str, str]:
-    province = next((p for p in territory.provinces() if p.code == province_code), None)
-    if province is None:
+    province, canton = territory.by_code(province_code), territory.by_code(canton_code)
+    if not isinstance(province, territory.Province):
         raise Invalid("province_unknown")
-    if not any(c.code == canton_code for c in territory.cantons(province)):
+    if not (isinstance(canton, territory.Canton) and canton.province == province):
         raise Invalid("canton_not_in_province")
-    return province.code, canton_code
+    return province.code, canton.code
 
 
 def checked(draft: CaseDraft, consent_version: str, now: datetime) -> CaseDraft:

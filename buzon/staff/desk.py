@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from hashlib import sha256
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -197,13 +197,8 @@ class CaseDesk:
     # --- finding ----------------------------------------------------------------------
 
     def _line(self, case: Case) -> CaseLine:
-        province = next(
-            (p.name for p in territory.provinces() if p.code == case.province_code),
-            case.province_code,
-        )
-        canton = next(
-            (c.name for c in territory.cantons() if c.code == case.canton_code), case.canton_code
-        )
+        province = territory.by_code(case.province_code)
+        canton = territory.by_code(case.canton_code)
         return CaseLine(
             case.number,
             case.kind,
@@ -213,8 +208,8 @@ class CaseDesk:
             routing.area(case.area).name,
             case.status,
             messages.status_label(case.status),
-            province,
-            canton,
+            province.name if province else case.province_code,
+            canton.name if canton else case.canton_code,
             case.channel,
             case.created_at,
             case.updated_at,
@@ -293,17 +288,19 @@ class CaseDesk:
         query = query.order_by(Case.created_at, Case.id)
         with self._session() as session:
             if wanted.overdue:  # deadlines count business days: decided here, not in SQL
-                lines = [
-                    self._line(r)
-                    for r in session.execute(
+                now = self.now()
+                late = [
+                    case
+                    for case in session.execute(
                         query.where(Case.status.notin_(workflow.CLOSED))
                     ).scalars()
+                    if _overdue(case, now)
                 ]
-                lines = [line for line in lines if line.due and line.due.overdue]
-                total = len(lines)
+                total = len(late)
                 pages = max(1, math.ceil(total / per_page))
                 page = min(max(1, page), pages)
-                return Page(lines[(page - 1) * per_page : page * per_page], page, pages, total)
+                shown = late[(page - 1) * per_page : page * per_page]
+                return Page([self._line(case) for case in shown], page, pages, total)
             total = int(
                 session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
             )
@@ -712,29 +709,18 @@ class CaseDesk:
                 request=request_id,
             )
 
-    def expire_reveals(self) -> int:
-        with self._session.begin() as session:
-            done = session.execute(
-                update(RevealRequest)
-                .where(RevealRequest.status == APPROVED, RevealRequest.expires_at <= self.now())
-                .values(status="expired")
-            )
-        return int(done.rowcount)
 
-    def numbers_assigned_to(self, staff_id: int) -> list[str]:
-        with self._session() as session:
-            return list(
-                session.execute(select(Case.number).where(Case.assigned_to == staff_id)).scalars()
-            )
+def _overdue(case: Case, now: datetime) -> bool:
+    due = deadlines.next_due(case.kind, case.status, case.created_at, case.first_action_at, now)
+    return bool(due and due.overdue)
 
 
 def _who(staff: Staff) -> str:
     return f"{staff.role.value}#{staff.id}"
 
 
-def describe(view: CaseView) -> dict[str, Any]:
-    """A case view as plain data (the API's answer): nothing the rules did not allow."""
-    line = view.line
+def describe_line(line: CaseLine) -> dict[str, Any]:
+    """An inbox line as plain data (no personal data)."""
     return {
         "number": line.number,
         "kind": line.kind,
@@ -759,6 +745,13 @@ def describe(view: CaseView) -> dict[str, Any]:
             "overdue": line.due.overdue,
             "soon": line.due.soon,
         },
+    }
+
+
+def describe(view: CaseView) -> dict[str, Any]:
+    """A case view as plain data (the API's answer): nothing the rules did not allow."""
+    return {
+        **describe_line(view.line),
         "description": view.description,
         "consent": {"version": view.consent_version, "at": view.consent_at.isoformat()},
         "identity": None

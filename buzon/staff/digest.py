@@ -126,12 +126,12 @@ class Digest:
         """Queue today's digests not sent yet; how many e-mails were queued."""
         now, day = self.now(), self.today()
         queued = 0
+        active = [a for a in self.accounts.all() if a.active]
         for area, lines in lines_by_area(self.engine, now).items():
             readers = [
                 a
-                for a in self.accounts.all()
-                if a.active
-                and any(
+                for a in active
+                if any(
                     allowed(a.staff, Action.VIEW_CASE, CaseScope(kind, area, None))
                     for kind in ("queja", "denuncia")
                 )

@@ -99,6 +99,14 @@ def _week(moment: datetime) -> str:
     return (day - timedelta(days=day.weekday())).isoformat()
 
 
+def _place_name(code: str) -> str:
+    """ "Guayas"; a canton with its province, "Olmedo (Manabí)" (two cantons share it)."""
+    place = territory.by_code(code)
+    if isinstance(place, territory.Canton):
+        return f"{place.name} ({place.province.name})"
+    return place.name if place else code
+
+
 def summary(
     engine: Engine, staff: Staff, since: date | None = None, now: Callable[[], datetime] = utcnow
 ) -> Summary:
@@ -112,8 +120,6 @@ def summary(
         query = query.where(Case.area.in_(areas))
     if since is not None:
         query = query.where(Case.created_at >= datetime.combine(since, datetime.min.time()))
-    provinces = {p.code: p.name for p in territory.provinces()}
-    cantons = {c.code: f"{c.name} ({c.province.name})" for c in territory.cantons()}
     counters: dict[str, Counter[str]] = {
         name: Counter() for name in ("kind", "category", "area", "province", "canton", "week")
     }
@@ -156,8 +162,8 @@ def summary(
     found.by_kind = _bars(counters["kind"], str.capitalize, ("queja", "denuncia"))
     found.by_category = _bars(counters["category"], routing.label_of)
     found.by_area = _bars(counters["area"], lambda key: routing.area(key).name)
-    found.by_province = _bars(counters["province"], lambda code: provinces.get(code, code))
-    found.by_canton = _bars(counters["canton"], lambda code: cantons.get(code, code))
+    found.by_province = _bars(counters["province"], _place_name)
+    found.by_canton = _bars(counters["canton"], _place_name)
     found.by_week = _bars(counters["week"], str, sorted(counters["week"]))
     found.median_days_to_first_action = statistics.median(first_action) if first_action else None
     found.median_days_to_resolution = statistics.median(resolution) if resolution else None
