@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -96,7 +97,11 @@ class WhatsAppInput(InputChannel):
         credentials = credentials or {}
 
         def value(key: str) -> str:
+            """The credential, else ``WHATSAPP_<KEY>`` from the environment, else empty
+            (empty secrets: the webhook refuses everything, WhatsApp is off)."""
             found = credentials.get(key)
+            if found is None:
+                found = os.environ.get(f"WHATSAPP_{key.upper()}")
             return "" if found is None else str(found).strip()
 
         redis_url = value("dedup_redis_url")
