@@ -3,6 +3,7 @@
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import yaml
 from rasa.shared.nlu.training_data.loading import load_data
 
@@ -49,11 +50,15 @@ def _plain(text: str) -> str:
     )
 
 
-def test_no_held_out_message_is_in_the_training_data_or_a_near_copy_of_one():
+HELD_OUT = ["test_set.yml", "test_set_voices.yml"]
+
+
+@pytest.mark.parametrize("name", HELD_OUT)
+def test_no_held_out_message_is_in_the_training_data_or_a_near_copy_of_one(name):
     from rapidfuzz import fuzz, process
 
     training = [_plain(text) for _, text in training_examples()]
-    held_out = load_data(str(ROOT / "tests" / "nlu" / "test_set.yml")).intent_examples
+    held_out = load_data(str(ROOT / "tests" / "nlu" / name)).intent_examples
     assert len(held_out) >= 10 * len(DOMAIN["intents"]) // 2
     for message in held_out:
         text = _plain(message.get("text"))
@@ -63,13 +68,28 @@ def test_no_held_out_message_is_in_the_training_data_or_a_near_copy_of_one():
             assert match is None, f"'{message.get('text')}' is a near copy of '{match[0]}'"
 
 
-def test_the_held_out_set_has_ten_messages_per_intent():
+def test_the_original_held_out_set_has_ten_messages_per_intent():
     counts = Counter(
         m.get("intent")
         for m in load_data(str(ROOT / "tests" / "nlu" / "test_set.yml")).intent_examples
     )
     assert {i for i in DOMAIN["intents"]} <= set(counts)
     assert min(counts[i] for i in DOMAIN["intents"]) >= 10
+
+
+def test_the_voices_set_has_twenty_messages_per_category():
+    counts = Counter(
+        m.get("intent")
+        for m in load_data(str(ROOT / "tests" / "nlu" / "test_set_voices.yml")).intent_examples
+    )
+    assert min(counts[c] for c in routing.categories()) >= 20
+
+
+def test_every_category_has_150_training_examples_from_several_voices():
+    counts = Counter(intent for intent, _ in training_examples())
+    assert min(counts[c] for c in routing.categories()) >= 150
+    voices = list((ROOT / "data" / "nlu" / "voices").glob("*.yml"))
+    assert len(voices) >= 4
 
 
 def test_the_report_puts_every_intent_in_its_family():

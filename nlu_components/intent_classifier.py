@@ -1,0 +1,126 @@
+"""Rasa's adapter for the project's intent model (:mod:`buzon.intent_model`).
+
+The model reads the message text itself (its own normalisation and TF-IDF
+features), so it needs no featurizer before it; the tokenizer stays for the
+entity extractors. Trained models are saved with ``skops`` (no pickle): a model
+file is only loaded when every type in it is one of scikit-learn's, NumPy's or
+SciPy's.
+
+In ``config.yml``::
+
+    - name: nlu_components.intent_classifier.IntentClassifier
+      C: 1.0
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers import LABEL_RANKING_LENGTH
+from rasa.nlu.classifiers.classifier import IntentClassifier as RasaIntentClassifier
+from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from buzon.intent_model import DEFAULTS, IntentModel
+
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
+FILE_NAME = "intent_model.skops"
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class IntentClassifier(GraphComponent, RasaIntentClassifier):
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {**DEFAULTS, "ranking_length": LABEL_RANKING_LENGTH}
+
+    @staticmethod
+    def required_packages() -> list[str]:
+        return ["sklearn", "skops"]
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        model: IntentModel | None = None,
+    ) -> None:
+        self.config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self.model = model
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> IntentClassifier:
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
+        if not examples:
+            return self._resource
+        settings = {k: self.config[k] for k in DEFAULTS}
+        self.model = IntentModel.train(
+            [e.get(TEXT) for e in examples], [e.get(INTENT) for e in examples], settings
+        )
+        self.persist()
+        return self._resource
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        if self.model is None:
+            return messages
+        texts = [m.get(TEXT) or "" for m in messages]
+        for message, ranking in zip(messages, self.model.rank(texts), strict=True):
+            named = [{"name": name, "confidence": confidence} for name, confidence in ranking]
+            message.set(INTENT, named[0], add_to_output=True)
+            length = self.config["ranking_length"]
+            ranked = named[:length] if length > 0 else named
+            message.set("intent_ranking", ranked, add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self.process(training_data.training_examples)
+        return training_data
+
+    def persist(self) -> None:
+        import skops.io as sio
+
+        assert self.model is not None
+        with self._model_storage.write_to(self._resource) as folder:
+            sio.dump(
+                {"intents": self.model.intents, "families": self.model.families},
+                folder / FILE_NAME,
+            )
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> IntentClassifier:
+        import skops.io as sio
+
+        try:
+            with model_storage.read_from(resource) as folder:
+                path = folder / FILE_NAME
+                types = sio.get_untrusted_types(file=path)
+                unexpected = [t for t in types if not t.startswith(TRUSTED_PREFIXES)]
+                if unexpected:
+                    raise ValueError(f"unexpected types in the intent model: {unexpected}")
+                saved = sio.load(path, trusted=types)
+        except ValueError:
+            return cls(config, model_storage, resource)
+        model = IntentModel(saved["intents"], saved["families"])
+        return cls(config, model_storage, resource, model)
