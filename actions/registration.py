@@ -24,7 +24,7 @@ from actions.slots import (
     FORGET_REGISTERED,
     LOOKUP_SLOTS,
 )
-from buzon.cases import routing
+from buzon.cases import classification, routing
 from buzon.cases.store import CaseDraft
 from buzon.validation import Invalid
 
@@ -32,8 +32,6 @@ logger = logging.getLogger(__name__)
 
 KIND_OF_INTENT = {"register_queja": "queja", "register_denuncia": "denuncia"}
 CATEGORY_INTENTS = set(routing.categories())
-# Two families this close in confidence: ask instead of guessing.
-FAMILY_MARGIN = 0.2
 
 
 def reset(slots) -> list[dict[str, Any]]:
@@ -78,12 +76,17 @@ class StartCase(Action):
         return "action_start_case"
 
     async def run(self, dispatcher, tracker, domain):
-        kind = KIND_OF_INTENT.get(latest_intent(tracker)) or tracker.get_slot("case_kind")
+        chosen = chosen_category(tracker)  # one of two categories the bot offered
+        kind = (
+            KIND_OF_INTENT.get(latest_intent(tracker))
+            or (routing.kind_of(chosen) if chosen else None)
+            or tracker.get_slot("case_kind")
+        )
         if kind is None:  # e.g. "sí" to a question that was not yes/no: ask the kind
             dispatcher.utter_message(response="utter_ask_kind")
             return [FollowupAction("action_listen")]
         await discard_files(tracker)  # files of an earlier, unfinished registration
-        category = tracker.get_slot("category")
+        category = chosen or tracker.get_slot("category")
         if category and routing.kind_of(category) != kind:
             category = None
         keep = {"case_kind", "category", "category_label", "description_start"}
@@ -106,34 +109,53 @@ class ClassifyReport(Action):
 
     def run(self, dispatcher, tracker, domain):
         message = tracker.latest_message
-        category = latest_intent(tracker)
         told = [SlotSet("description_start", message.get("text"))]
         ranking = [
-            r for r in message.get("intent_ranking", []) if r.get("name") in CATEGORY_INTENTS
+            (r["name"], r["confidence"])
+            for r in message.get("intent_ranking", [])
+            if r.get("name") in CATEGORY_INTENTS
         ]
-        if len(ranking) > 1:
-            first, second = ranking[0], ranking[1]
-            if (
-                routing.kind_of(first["name"]) != routing.kind_of(second["name"])
-                and first["confidence"] - second["confidence"] < FAMILY_MARGIN
-            ):
-                # Asked by a follow-up action, so a "sí" now is no yes to a guess.
-                return (
-                    told
-                    + reset(["case_kind", "category", "category_label"])
-                    + [FollowupAction("utter_kind_or_family_unclear")]
-                )
-        kind = routing.kind_of(category)
+        decision = classification.decide(ranking or [(latest_intent(tracker), 1.0)])
+        unsure = reset(["case_kind", "category", "category_label"])
+        if decision.action == classification.ASK_FAMILY:
+            # Asked by a follow-up action, so a "sí" now is no yes to a guess.
+            return told + unsure + [FollowupAction("utter_kind_or_family_unclear")]
+        first = decision.options[0]
+        kind = routing.kind_of(first)
+        if decision.action == classification.CHOOSE_BETWEEN_TWO:
+            second = decision.options[1]
+            dispatcher.utter_message(
+                response="utter_which_of_two_categories",
+                kind_label=kind,
+                first_category=first,
+                first_label=routing.label_of(first).capitalize(),
+                first_description=routing.description_of(first),
+                second_category=second,
+                second_label=routing.label_of(second).capitalize(),
+                second_description=routing.description_of(second),
+            )
+            # Both are of one kind: a plain "sí" starts that kind and asks the category.
+            return told + unsure + [SlotSet("case_kind", kind)]
         dispatcher.utter_message(
             response="utter_confirm_classification",
             kind_label=kind,
-            category_label=routing.label_of(category),
+            category_label=routing.label_of(first),
         )
         return told + [
             SlotSet("case_kind", kind),
-            SlotSet("category", category),
-            SlotSet("category_label", routing.label_of(category)),
+            SlotSet("category", first),
+            SlotSet("category_label", routing.label_of(first)),
         ]
+
+
+def chosen_category(tracker: Tracker) -> str | None:
+    """The category of a button «inform{"category": …}» in the latest message."""
+    if latest_intent(tracker) != "inform":
+        return None
+    for entity in tracker.latest_message.get("entities", []):
+        if entity.get("entity") == "category" and entity.get("value") in CATEGORY_INTENTS:
+            return str(entity["value"])
+    return None
 
 
 class HandleUnclear(Action):

@@ -51,6 +51,11 @@ def label_of(category: str) -> str:
     return str(_table()["categories"][category]["label"])
 
 
+def description_of(category: str) -> str:
+    """One plain line saying what the category covers, for the citizen."""
+    return str(_table()["categories"][category]["description"])
+
+
 def area(key: str) -> Area:
     return Area(key, _table()["areas"][key])
 

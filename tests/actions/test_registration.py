@@ -182,10 +182,59 @@ def asks_the_kind_by_followup(outcome) -> bool:
     return outcome.responses == [] and followups == ["utter_kind_or_family_unclear"]
 
 
-def test_two_close_categories_of_the_same_kind_are_not_unclear():
+def test_two_close_categories_of_the_same_kind_are_offered_with_their_descriptions():
     outcome = classify("queja_turnos", [("queja_turnos", 0.45), ("queja_tiempo_espera", 0.40)])
-    assert outcome.responses == ["utter_confirm_classification"]
-    assert outcome.slots["category"] == "queja_turnos"
+    assert outcome.responses == ["utter_which_of_two_categories"]
+    offer = outcome.sent("utter_which_of_two_categories")
+    assert (offer["first_category"], offer["second_category"]) == (
+        "queja_turnos",
+        "queja_tiempo_espera",
+    )
+    assert offer["first_description"] and offer["second_description"]
+    # the kind is known (a plain "sí" starts a queja); the category is the citizen's choice
+    assert outcome.changes == {
+        "description_start": STORY,
+        "case_kind": "queja",
+        "category": None,
+        "category_label": None,
+    }
+
+
+def test_the_category_chosen_from_the_two_starts_the_form_with_it():
+    offered = {"case_kind": "queja", "description_start": STORY}
+    outcome = act(
+        StartCase(),
+        offered,
+        intent="inform",
+        text='/inform{"category":"queja_tiempo_espera"}',
+        entities=[{"entity": "category", "value": "queja_tiempo_espera"}],
+    )
+    assert outcome.responses == ["utter_start_queja"]
+    assert outcome.slots["category"] == "queja_tiempo_espera"
+    assert outcome.slots["description_start"] == STORY
+
+
+def test_a_chosen_category_of_the_other_kind_switches_the_kind():
+    outcome = act(
+        StartCase(),
+        {"case_kind": "queja", "description_start": STORY},
+        intent="inform",
+        text='/inform{"category":"denuncia_coima"}',
+        entities=[{"entity": "category", "value": "denuncia_coima"}],
+    )
+    assert outcome.slots["case_kind"] == "denuncia"
+    assert outcome.slots["category"] == "denuncia_coima"
+
+
+def test_an_unknown_category_in_a_forged_payload_is_not_taken():
+    outcome = act(
+        StartCase(),
+        {"description_start": STORY},
+        intent="inform",
+        text='/inform{"category":"denuncia_x"}',
+        entities=[{"entity": "category", "value": "denuncia_x"}],
+    )
+    assert outcome.responses == ["utter_ask_kind"]
 
 
 def test_two_close_categories_of_different_kinds_ask_queja_or_denuncia():
