@@ -39,6 +39,8 @@ help:
 	@echo "make staff-admin - the console's first administrator; make staff-user EMAIL= ROLE= [AREA=]"
 	@echo "make nlu-report - score the NLU on the held-out test set (results/nlu/)"
 	@echo "make nlu-compare - score every candidate pipeline on the same test set"
+	@echo "make export-conversations [OUT=dir] - redacted conversations for the trainers (exports/)"
+	@echo "make conversation-report - registration funnel, fallback rate, misunderstood messages"
 
 $(STAMP): requirements.txt constraints.txt scripts/find-python.sh
 	@python=$$(scripts/find-python.sh) || exit 1; \
@@ -142,6 +144,19 @@ test-web: $(MODEL) $(WEB_DEPS) browser
 # last line gives accuracy, macro-F1 and family accuracy.
 nlu-report: $(MODEL)
 	$(PY) scripts/nlu_report.py --model $(MODEL)
+
+# The conversations in the tracker store (ENDPOINTS=endpoints.production.yml for the
+# production one) for the trainers, every personal datum replaced by a placeholder:
+# nlu.yml, test_stories.yml, annotation_queue.csv and report.md in $(OUT)/.
+OUT ?= exports
+.PHONY: export-conversations conversation-report
+export-conversations: $(STAMP)
+	@umask 077; $(PY) scripts/export_conversations.py --endpoints $(ENDPOINTS) --out $(OUT)
+
+# The report alone (registration funnel, fallback rate, misunderstood messages),
+# printed and written to $(OUT)/report.md.
+conversation-report: $(STAMP)
+	@umask 077; $(PY) scripts/export_conversations.py --endpoints $(ENDPOINTS) --out $(OUT) --report-only
 
 # Every candidate pipeline on the held-out set, in one run (slow: DIET takes minutes).
 nlu-compare: $(STAMP) data/nlu/lookups.yml
