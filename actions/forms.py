@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from rasa_sdk import Action
+from rasa_sdk.events import SlotSet
 
 from actions import services
 from actions.form_validation import FormValidation, Turn, Validator, sent_a_file, typed
@@ -19,7 +21,7 @@ from actions.slots import CORRECTIONS
 from buzon import consent, evidence, messages, territory
 from buzon.cases import numbering, routing
 from buzon.clock import utcnow
-from buzon.validation import Invalid, cedula, email, phone, text
+from buzon.validation import Invalid, in_sentences, text
 
 # Fields the citizen types: an "ok" there ("Intentar otra vez") means "ask me again".
 TYPED_SLOTS = frozenset(
@@ -176,9 +178,10 @@ class ValidateCaseForm(FormValidation):
     def validators(self) -> dict[str, Validator]:
         return {
             "consent": check_consent,
-            "cedula": typed("cedula", cedula.validate),
-            "phone": typed("phone", phone.validate),
-            "email": typed("email", email.validate),
+            # the value alone, or found in a sentence ("mi cédula es …")
+            "cedula": typed("cedula", partial(in_sentences.validate_in, "cedula")),
+            "phone": typed("phone", partial(in_sentences.validate_in, "phone")),
+            "email": typed("email", partial(in_sentences.validate_in, "email")),
             "province": check_province,
             "canton": check_canton,
             "address": typed("address", text.validate_address),
@@ -187,6 +190,53 @@ class ValidateCaseForm(FormValidation):
             "evidence": evidence_check(CASE_EVIDENCE),
             "confirmation": check_confirmation,
         }
+
+    async def get_validation_events(self, dispatcher, tracker, domain):
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        if tracker.get_slot("requested_slot") not in PERSONAL_QUESTIONS:
+            return events
+        filled = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+        more = also_given(self.turn(dispatcher, tracker), filled)
+        return events + [SlotSet(name, value) for name, value in more.items()]
+
+
+# Questions whose answer may carry the others too: "soy de Loja, cédula …, celular …".
+PERSONAL_QUESTIONS = frozenset({"cedula", "phone", "email", "province", "canton"})
+
+
+def also_given(turn: Turn, filled: dict[str, Any]) -> dict[str, Any]:
+    """Personal data the citizen gave beside the answer asked for, each validated.
+
+    Only fields still empty are taken, and silently: a value that does not validate
+    is left for its own question, which comes anyway.
+    """
+    empty = {f for f in ("cedula", "phone", "email", "province", "canton")
+             if filled.get(f, turn.slot(f)) is None}  # fmt: skip
+    asked = turn.slot("requested_slot")
+    given: dict[str, Any] = {}
+    for field, value in in_sentences.find(turn.text, asked=asked).items():
+        if field in empty and field != asked:
+            try:
+                given[field] = in_sentences.validate_in(field, value)
+            except Invalid:
+                pass
+    mail = in_sentences.email_span(turn.text)
+    places = [
+        e["value"]
+        for e in turn.tracker.latest_message.get("entities", [])
+        if e.get("entity") in ("canton", "province")
+        and not (mail and mail[0] <= e.get("start", -1) < mail[1])  # "loja@…" is no place
+    ]
+    place = places[0] if places else None
+    if place and "province" in empty and asked not in ("province", "canton"):
+        try:
+            province, canton = territory.find_place(str(place))
+        except Invalid:
+            return given
+        given.update(province=province.name, province_code=province.code)
+        if canton is not None and "canton" in empty:
+            given.update(canton=canton.name, canton_code=canton.code)
+    return given
 
 
 class ValidateStatusForm(FormValidation):
@@ -200,6 +250,16 @@ class ValidateStatusForm(FormValidation):
             "lookup_case_number": typed("lookup_case_number", numbering.validate_case_number),
             "lookup_key": typed("lookup_key", numbering.validate_tracking_key),
         }
+
+    async def get_validation_events(self, dispatcher, tracker, domain):
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        number_given = any(e.get("name") == "lookup_case_number" and e.get("value") for e in events)
+        if number_given and tracker.get_slot("lookup_key") is None:
+            # "IESS-Q-2026-000123 clave abcd-efgh-jkmn": both in one message
+            key = numbering.find_in(self.turn(dispatcher, tracker).text)[1]
+            if key:
+                events.append(SlotSet("lookup_key", key))
+        return events
 
 
 class AskConsent(Action):

@@ -63,21 +63,62 @@ def normalize_tracking_key(text: str) -> str | None:
     return "-".join(raw[i : i + 4] for i in range(0, KEY_LENGTH, 4))
 
 
+# A case number inside a sentence, loosely written: "iess q 2026 123", "IESS-D-2026-45".
+_NUMBER_IN_TEXT = re.compile(r"\biess[\s_\-]*[qd][\s_\-]*\d{4}[\s_\-]*\d{1,6}\b", re.IGNORECASE)
+# A key inside a sentence: three groups of four, or twelve characters with a digit.
+_KEY_IN_TEXT = re.compile(
+    r"(?<![\w\-.])([0-9a-z]{4})[\s\-.]?([0-9a-z]{4})[\s\-.]?([0-9a-z]{4})(?![\w\-])",
+    re.IGNORECASE,
+)
+
+
+def find_in(text: str) -> tuple[str | None, str | None]:
+    """The case number and the tracking key written anywhere in ``text``.
+
+    >>> find_in("iess-q-2026-123 clave: k7m2-p9qr-x4tz")
+    ('IESS-Q-2026-000123', 'K7M2-P9QR-X4TZ')
+    >>> find_in("mi caso es IESS D 2026 45, la clave ab3d 7fgh 9kmn")
+    ('IESS-D-2026-000045', 'AB3D-7FGH-9KMN')
+    >>> find_in("quiero saber como va mi denuncia")
+    (None, None)
+    """
+    text = text or ""
+    number = None
+    found = _NUMBER_IN_TEXT.search(text)
+    if found:
+        number = parse_case_number(found.group(0))
+        text = text[: found.start()] + " " + text[found.end() :]
+    key = None
+    for match in _KEY_IN_TEXT.finditer(text):
+        grouped = match.group(0) != "".join(match.groups())
+        # twelve letters run together are a word ("desesperante"), not a key
+        if not grouped and not any(ch.isdigit() for ch in match.group(0)):
+            continue
+        key = normalize_tracking_key("".join(match.groups()))
+        if key:
+            break
+    return number, key
+
+
 def validate_case_number(text: str) -> str:
     """The canonical case number, or Invalid("case_number").
 
     >>> validate_case_number("iess-q-2026-7")
     'IESS-Q-2026-000007'
     """
-    number = parse_case_number(text)
+    number = parse_case_number(text) or find_in(text)[0]
     if number is None:
         raise Invalid("case_number")
     return number
 
 
 def validate_tracking_key(text: str) -> str:
-    """The canonical tracking key, or Invalid("tracking_key")."""
-    key = normalize_tracking_key(text)
+    """The canonical tracking key (typed alone or in a sentence), or Invalid("tracking_key").
+
+    >>> validate_tracking_key("la clave es qwer-5678-zxcv")
+    'QWER-5678-ZXCV'
+    """
+    key = normalize_tracking_key(text) or find_in(text)[1]
     if key is None:
         raise Invalid("tracking_key")
     return key

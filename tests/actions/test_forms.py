@@ -803,3 +803,91 @@ def test_an_answer_the_nlu_reads_as_yes_is_still_validated_when_no_retry_was_off
         given={**CASE, "email": None, "failed_attempts": {}},
     )
     assert outcome.slots["email"] == "afiliado.whatsapp@example.com"
+
+
+# --- values inside sentences, several values in one message (issue 13) ------------------
+
+EMPTY_PERSONAL = dict.fromkeys(("cedula", "phone", "email", "province", "canton"))
+
+
+@pytest.mark.parametrize(
+    "slot,typed,stored",
+    [
+        ("cedula", f"mi cédula es {CEDULA}", CEDULA),
+        ("cedula", f"C.I. {CEDULA[:9]}-{CEDULA[9]}", CEDULA),
+        ("phone", "es el 099 123 4567", "+593991234567"),
+        ("phone", "mi celular: 0991234567 (whatsapp)", "+593991234567"),
+        ("email", "correo: Ana.Perez@Example.com", "Ana.Perez@example.com"),
+        ("email", "el correo de mi hija es maria_23@hotmail.com", "maria_23@hotmail.com"),
+    ],
+)
+def test_a_value_inside_a_sentence_is_taken_and_validated(slot, typed, stored):
+    given = {**CASE, **EMPTY_PERSONAL}
+    outcome = case_answer(slot, typed, given=given)
+    assert outcome.slots[slot] == stored
+    assert not outcome.responses
+
+
+def test_a_wrong_value_inside_a_sentence_is_still_refused_with_its_reason():
+    given = {**CASE, **EMPTY_PERSONAL}
+    outcome = case_answer("cedula", f"mi cédula es {WRONG_CHECK_DIGIT}", given=given)
+    assert outcome.responses == ["utter_invalid_cedula_check_digit"]
+    assert outcome.slots["cedula"] is None
+
+
+def test_several_values_in_one_answer_fill_every_field_they_can():
+    given = {**CASE, **EMPTY_PERSONAL}
+    typed = f"soy de Loja, cédula {CEDULA}, celular 0991234567"
+    entities = [{"entity": "province", "value": "Loja", "start": 7, "end": 11}]
+    outcome = case_answer("cedula", typed, given=given, entities=entities)
+    assert outcome.slots["cedula"] == CEDULA
+    assert outcome.slots["phone"] == "+593991234567"
+    assert outcome.slots["province"] == "Loja"
+    assert outcome.slots["email"] is None  # still to be asked
+    assert not outcome.responses
+
+
+def test_other_values_never_overwrite_what_was_given_nor_come_from_the_story():
+    given = {**CASE, "phone": "+593987654321"}
+    typed = f"cédula {CEDULA}, celular 0991234567"
+    outcome = case_answer("cedula", typed, given=given)
+    assert outcome.slots["phone"] == "+593987654321"
+    story = f"el guardia de Loja con cédula {CEDULA} me pidió plata"
+    outcome = case_answer(
+        "description",
+        story,
+        given={**CASE, **EMPTY_PERSONAL, "description": None},
+        entities=[{"entity": "province", "value": "Loja", "start": 12, "end": 16}],
+        intent="denuncia_coima",
+    )
+    assert outcome.slots["cedula"] is None and outcome.slots["province"] is None
+
+
+def test_a_place_inside_an_email_address_is_no_place():
+    given = {**CASE, **EMPTY_PERSONAL, "cedula": CEDULA, "phone": "+593991234567"}
+    typed = "loja.ana@example.com"
+    entities = [{"entity": "province", "value": "Loja", "start": 0, "end": 4}]
+    outcome = case_answer("email", typed, given=given, entities=entities)
+    assert outcome.slots["email"] == "loja.ana@example.com"
+    assert outcome.slots["province"] is None
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "IESS-Q-2026-000123 ABCD-EFGH-JKMN",
+        "iess-q-2026-123 clave: abcd efgh jkmn",
+        "mi caso es el IESS Q 2026 123 y la clave abcd3fghjkmn",
+    ],
+)
+def test_a_case_number_and_its_key_in_one_message_are_both_taken(typed):
+    outcome = status_answer("lookup_case_number", typed, given={"lookup_key": None})
+    assert outcome.slots["lookup_case_number"] == "IESS-Q-2026-000123"
+    assert outcome.slots["lookup_key"] in ("ABCD-EFGH-JKMN", "ABCD-3FGH-JKMN")
+    assert not outcome.responses
+
+
+def test_a_key_in_lower_case_inside_a_sentence_is_taken():
+    number = {"lookup_case_number": "IESS-Q-2026-000123"}
+    outcome = status_answer("lookup_key", "la clave es k7m2-p9qr-x4tz", given=number)
+    assert outcome.slots["lookup_key"] == "K7M2-P9QR-X4TZ"
