@@ -24,7 +24,7 @@ from actions.slots import (
     FORGET_REGISTERED,
     LOOKUP_SLOTS,
 )
-from buzon.cases import classification, routing
+from buzon.cases import classification, numbering, routing
 from buzon.cases.store import CaseDraft
 from buzon.validation import Invalid
 
@@ -85,6 +85,9 @@ class StartCase(Action):
         if kind is None:  # e.g. "sí" to a question that was not yes/no: ask the kind
             dispatcher.utter_message(response="utter_ask_kind")
             return [FollowupAction("action_listen")]
+        current = tracker.get_slot("case_kind")
+        if tracker.active_loop_name == "case_form" and current and current != kind:
+            return await self.switch(dispatcher, tracker, kind)
         await discard_files(tracker)  # files of an earlier, unfinished registration
         category = chosen or tracker.get_slot("category")
         if category and routing.kind_of(category) != kind:
@@ -98,6 +101,19 @@ class StartCase(Action):
             SlotSet("registration_id", uuid.uuid4().hex),
         ]
         dispatcher.utter_message(response=f"utter_start_{kind}")
+        return events
+
+    async def switch(self, dispatcher, tracker, kind: str) -> list[dict[str, Any]]:
+        """ "Me equivoqué, es denuncia" in the middle of the form: the kind changes,
+        every answer stays; the category (of the other kind) and the summary's
+        confirmation are asked again. Files sent for a denuncia may exceed a
+        queja's limit, so a switch to queja asks for them again."""
+        events = [SlotSet("case_kind", kind)]
+        events += reset(["category", "category_label", "confirmation"])
+        if kind == "queja":
+            await discard_files(tracker)
+            events += reset(["evidence", "awaiting_evidence"])
+        dispatcher.utter_message(response="utter_kind_switched", kind_label=kind)
         return events
 
 
@@ -294,7 +310,8 @@ class Cancel(Action):
 
 
 class DataOutsideForm(Action):
-    """Data (or a file) sent when nothing asked for it: say so, show the menu."""
+    """Data (or a file) sent when nothing asked for it: say so, show the menu; a case
+    number (and key) given out of the blue starts the look-up with them."""
 
     def name(self) -> str:
         return "action_data_outside_form"
@@ -302,6 +319,14 @@ class DataOutsideForm(Action):
     def run(self, dispatcher, tracker, domain):
         if sent_a_file(tracker):
             dispatcher.utter_message(response="utter_invalid_evidence_not_now")
+        number, key = numbering.find_in(tracker.latest_message.get("text") or "")
+        if number and not sent_a_file(tracker):
+            # "IESS-Q-2026-000123 clave abcd-…": a look-up, with what was given
+            return [
+                SlotSet("lookup_case_number", number),
+                SlotSet("lookup_key", key),
+                FollowupAction("status_form"),
+            ]
         dispatcher.utter_message(response="utter_menu")
         return []
 

@@ -11,6 +11,9 @@ The test sets (``TEST_SETS``) are never trained on:
   by that guide. The floors of ``make test`` apply to it.
 - ``original``: tests/nlu/test_set.yml, the project's first held-out set (written
   apart too, but in the training data's voice); kept as a second figure.
+- ``questions``: tests/nlu/test_questions_voices.yml, questions asked in the middle
+  of the form (is it confidential, why my data, how long), written apart from their
+  training examples.
 
 Each message is parsed by the trained model as the bot parses it (its
 FallbackClassifier and answer guard included), so a message the bot asks about
@@ -56,6 +59,7 @@ TRAIN_DATA = ROOT / "data" / "nlu"
 TEST_SETS = {
     "voices": ROOT / "tests" / "nlu" / "test_set_voices.yml",
     "original": ROOT / "tests" / "nlu" / "test_set.yml",
+    "questions": ROOT / "tests" / "nlu" / "test_questions_voices.yml",
 }
 RESULTS = ROOT / "results" / "nlu"
 
@@ -98,8 +102,10 @@ def test_messages(path: Path) -> list[tuple[str, str]]:
 def parse_all(model: Path, texts: list[str]) -> list[dict]:
     """Each text parsed by the trained model, as the bot parses it."""
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
 
     logging.getLogger("rasa").setLevel(logging.ERROR)
+    configure_structlog(logging.WARNING)  # no debug line per parsed message
     agent = Agent.load(str(model))
 
     async def parse() -> list[dict]:

@@ -118,5 +118,21 @@ def met(step: str, kind: str, registered_at: datetime, done_at: datetime | None)
     return done_at <= due(step, kind, registered_at)
 
 
+def promised() -> dict[str, int]:
+    """The deadlines as a citizen is told them (``utter_process`` in domain.yml).
+
+    >>> promised()
+    {'first_action_days': 7, 'queja_business_days': 30, 'denuncia_months': 3}
+    """
+    rules = _rules()
+    return {
+        "first_action_days": max(
+            int(rules["first_action"][kind]["business_days"]) for kind in ("queja", "denuncia")
+        ),
+        "queja_business_days": int(rules["resolution"]["queja"]["business_days"]),
+        "denuncia_months": int(rules["resolution"]["denuncia"]["months"]),
+    }
+
+
 def reopen_until(resolved_at: datetime) -> datetime:
     return resolved_at + timedelta(days=int(_rules()["reopen_within_days"]))

@@ -499,3 +499,30 @@ def test_a_file_sent_when_nothing_asked_for_it_is_explained():
 def test_data_sent_when_nothing_asked_for_it_gets_the_menu():
     outcome = act(DataOutsideForm(), intent="inform", text="0991234567")
     assert outcome.responses == ["utter_menu"]
+
+
+# --- switching the kind in the middle of the form (issue 13) -----------------------
+
+
+def test_switching_to_denuncia_in_the_middle_keeps_every_answer():
+    midway = {**CASE, "case_kind": "queja", "category": "queja_turnos", "evidence": "1"}
+    outcome = act(
+        StartCase(),
+        midway,
+        intent="register_denuncia",
+        text="me equivoqué, es una denuncia",
+        form="case_form",
+    )
+    assert outcome.responses == ["utter_kind_switched"]
+    assert outcome.slots["case_kind"] == "denuncia"
+    assert outcome.slots["category"] is None  # asked again among the denuncia's
+    for kept in ("cedula", "phone", "email", "province", "address", "consent", "evidence"):
+        assert outcome.slots[kept] == midway[kept], kept
+
+
+def test_switching_to_queja_asks_for_the_files_again(live_services):
+    midway = {**CASE, "case_kind": "denuncia", "category": "denuncia_coima", "evidence": "2"}
+    outcome = act(StartCase(), midway, intent="register_queja", text="es queja", form="case_form")
+    assert outcome.slots["case_kind"] == "queja"
+    assert outcome.slots["evidence"] is None
+    assert outcome.slots["cedula"] == CASE["cedula"]

@@ -4,7 +4,9 @@
 never saw the training data, in the voices of docs/annotation-guide.md; its floors
 are the targets of the issue that brought it, but one (below). ``original`` (tests/nlu/test_set.yml)
 is the project's first held-out set, in the training data's own voice, kept as a
-second figure with the floors it had. A queja taken for a denuncia or the reverse
+second figure with the floors it had. ``questions``
+(tests/nlu/test_questions_voices.yml) holds questions asked in the middle of the
+form, written apart from their examples. A queja taken for a denuncia or the reverse
 (the case goes to the wrong team) has a ceiling of its own. ``proposal_right``:
 of the stories, how often what the bot proposes (one category to confirm, or two
 to choose from) holds the right one.
@@ -23,6 +25,8 @@ SUMMARY = Path(__file__).resolve().parents[2] / "results" / "nlu" / "summary.jso
 MINIMUM = {
     "voices": {"accuracy": 0.95, "macro_f1": 0.95, "family_accuracy": 0.985},
     "original": {"accuracy": 0.93, "macro_f1": 0.93, "family_accuracy": 0.975},
+    # questions in the middle of the form (confidential? why my data? how long?)
+    "questions": {"accuracy": 0.9, "macro_f1": 0.9},
 }
 MAXIMUM = {"voices": {"cross_family_rate": 0.01}, "original": {"cross_family_rate": 0.01}}
 MINIMUM_PROPOSAL_RIGHT = 0.95
@@ -37,6 +41,7 @@ def summary():
 def test_the_report_scored_both_held_out_sets_whole(summary):
     assert summary["voices"]["examples"] >= 380
     assert summary["original"]["examples"] >= 380
+    assert summary["questions"]["examples"] >= 60
 
 
 @pytest.mark.parametrize(
@@ -54,7 +59,7 @@ def test_quejas_and_denuncias_are_rarely_taken_for_each_other(summary, test_set)
     assert measured <= ceiling, f"{test_set} cross_family_rate {measured} > {ceiling}"
 
 
-@pytest.mark.parametrize("test_set", sorted(MINIMUM))
+@pytest.mark.parametrize("test_set", ["voices", "original"])
 def test_what_the_bot_proposes_for_a_story_holds_the_right_category(summary, test_set):
     measured = summary[test_set]["dialogue"]["proposal_right"]
     assert measured >= MINIMUM_PROPOSAL_RIGHT, f"{test_set} proposal_right {measured}"
