@@ -18,7 +18,7 @@ from rasa_sdk.events import SlotSet
 from actions import services
 from actions.form_validation import FormValidation, Turn, Validator, sent_a_file, typed
 from actions.slots import CORRECTIONS
-from buzon import consent, evidence, messages, territory
+from buzon import consent, evidence, messages, plain_answers, territory
 from buzon.cases import numbering, routing
 from buzon.clock import utcnow
 from buzon.validation import Invalid, in_sentences, text
@@ -49,6 +49,8 @@ def check_consent(value: Any, turn: Turn) -> dict[str, Any]:
             True,
             consent_version=consent.current().version,
             consent_at=utcnow().isoformat(timespec="seconds"),
+            # data told with the story are taken now that there is consent
+            **told_with_the_story(turn),
         )
     if turn.intent == "deny":
         return {"consent": False, "requested_slot": None}  # ends the form
@@ -74,6 +76,14 @@ def check_canton(value: Any, turn: Turn) -> dict[str, Any]:
     except Invalid as error:
         return turn.refuse("canton", error.reason, **error.details)
     return turn.accept("canton", canton.name, canton_code=canton.code)
+
+
+def check_email(value: Any, turn: Turn) -> dict[str, Any]:
+    if "@" not in turn.text and (turn.intent == "deny" or plain_answers.says_no(turn.text)):
+        # "No tengo correo": why it helps and what else to give, not "no parece válido"
+        turn.dispatcher.utter_message(response="utter_no_email")
+        return {"email": None}
+    return typed("email", partial(in_sentences.validate_in, "email"))(value, turn)
 
 
 def check_description(value: Any, turn: Turn) -> dict[str, Any]:
@@ -181,7 +191,7 @@ class ValidateCaseForm(FormValidation):
             # the value alone, or found in a sentence ("mi cédula es …")
             "cedula": typed("cedula", partial(in_sentences.validate_in, "cedula")),
             "phone": typed("phone", partial(in_sentences.validate_in, "phone")),
-            "email": typed("email", partial(in_sentences.validate_in, "email")),
+            "email": check_email,
             "province": check_province,
             "canton": check_canton,
             "address": typed("address", text.validate_address),
@@ -198,6 +208,20 @@ class ValidateCaseForm(FormValidation):
         filled = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
         more = also_given(self.turn(dispatcher, tracker), filled)
         return events + [SlotSet(name, value) for name, value in more.items()]
+
+
+def told_with_the_story(turn: Turn) -> dict[str, Any]:
+    """Cédula, phone and e-mail the citizen wrote in the story that started the case
+    ("soy Pedro, cédula …, a mi mamá la dejaron 8 horas…"), each validated."""
+    story = turn.slot("description_start") or ""
+    given: dict[str, Any] = {}
+    for field, value in in_sentences.find(story).items():
+        if turn.slot(field) is None:
+            try:
+                given[field] = in_sentences.validate_in(field, value)
+            except Invalid:
+                pass
+    return given
 
 
 # Questions whose answer may carry the others too: "soy de Loja, cédula …, celular …".

@@ -25,21 +25,31 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
 
 import phonenumbers
 
+from buzon import datafiles
 from buzon.validation import Invalid, cedula, email, phone
 
 FIELDS = ("cedula", "phone", "email")
 _EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}")
 _CEDULA = re.compile(r"(?<![\d+])(\d{9}-?\d|\d{2}[ .]?\d{4}[ .]?\d{3}-?\d)(?!\d)")
-# The words (without accents, lower case) that name a field just before its value.
-_LABELS = {
-    "cedula": re.compile(r"\b(cedula|ci|c\.i\.?|identidad|identificacion|documento)\W*$"),
-    "phone": re.compile(
-        r"\b(cel|celu|celular|telefono|telf|tlf|fono|movil|numero|whatsapp|wsp|llamar)\W*$"
-    ),
-}
+LABELS_FILE = "field_labels.yml"
+
+
+@cache
+def _labels() -> tuple[dict[str, re.Pattern[str]], re.Pattern[str]]:
+    """Per field, a pattern for its label at the end of a text; and the fillers."""
+    table = datafiles.load(LABELS_FILE)
+    labels = {
+        field: re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\W*$")
+        for field, words in table["labels"].items()
+    }
+    fillers = "|".join(re.escape(w) for w in table["fillers"])
+    return labels, re.compile(r"(\W|\b(" + fillers + r")\b)+$")
+
+
 _LOOKBEHIND = 30  # characters before a value where its label may be
 
 
@@ -49,10 +59,11 @@ def _plain(text: str) -> str:
 
 
 def _label_before(text: str, start: int) -> str | None:
+    labels, fillers = _labels()
     before = _plain(text[max(0, start - _LOOKBEHIND) : start])
     # "es", "el", ":" between the label and the value: "mi celular es el 099…"
-    before = re.sub(r"(\W|\b(es|el|la|mi|de|seria|son)\b)+$", " ", before).rstrip()
-    for field, label in _LABELS.items():
+    before = fillers.sub(" ", before).rstrip()
+    for field, label in labels.items():
         if label.search(before + " "):
             return field
     return None

@@ -43,6 +43,13 @@ _NO_NUMBER = re.compile(
     r"(?<![a-z0-9])(s\s*/\s*n|s\.?\s*n|sin\s+n)(ro|um|umero)?\.?(?![a-z0-9])",
     re.IGNORECASE,
 )
+# An Ecuadorian address is often a reference instead of a number: "junto al mercado
+# mayorista", "frente a la escuela", "diagonal al parque", "a dos cuadras del UPC".
+_REFERENCE = re.compile(
+    r"(?<![a-z])(junto|frente|diagonal|cerca|atras|detras|lado|alado|entre|esquina"
+    r"|cuadras?|referencia|ref)(?![a-z])",
+    re.IGNORECASE,
+)
 _ORDINAL_SIGNS = str.maketrans("", "", "º°")
 _ZERO_WIDTH_JOINER = "\u200d"  # part of emoji such as family or flags
 
@@ -115,8 +122,12 @@ def validate_address(text: str, max_chars: int = 200) -> str:
     """Return the cleaned street address or raise :class:`Invalid`.
 
     An address needs a street name (letters) and a house number: digits
-    (``N34-120``, ``1234``, ``Mz 5 Villa 3``, ``km 5``) or a "no number"
-    marker (``s/n``, ``sn``, ``sin número``).
+    (``N34-120``, ``1234``, ``Mz 5 Villa 3``, ``km 5``), a "no number"
+    marker (``s/n``, ``sn``, ``sin número``) or a reference, as Ecuadorian
+    addresses often are (``junto al mercado mayorista``, ``frente a la escuela``).
+
+    >>> validate_address('no sé la dirección exacta, junto al mercado mayorista')
+    'no sé la dirección exacta, junto al mercado mayorista'
 
     Reasons, in this order: ``address_empty``, ``address_too_long``
     (``max_chars``), ``address_too_short`` (``min_words``, ``min_chars``),
@@ -147,6 +158,7 @@ def validate_address(text: str, max_chars: int = 200) -> str:
     if len(_letters(address)) < 2:
         raise Invalid("address_no_street")
     has_digit = any(char.isdigit() for char in address)
-    if not has_digit and not _NO_NUMBER.search(unidecode(address.translate(_ORDINAL_SIGNS))):
+    plain = unidecode(address.translate(_ORDINAL_SIGNS))
+    if not has_digit and not _NO_NUMBER.search(plain) and not _REFERENCE.search(plain):
         raise Invalid("address_no_number")
     return address

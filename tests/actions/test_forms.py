@@ -891,3 +891,28 @@ def test_a_key_in_lower_case_inside_a_sentence_is_taken():
     number = {"lookup_case_number": "IESS-Q-2026-000123"}
     outcome = status_answer("lookup_key", "la clave es k7m2-p9qr-x4tz", given=number)
     assert outcome.slots["lookup_key"] == "K7M2-P9QR-X4TZ"
+
+
+@pytest.mark.parametrize("typed,intent", [("no tengo correo", "deny"), ("no uso email", "inform")])
+def test_no_email_gets_why_and_what_else_not_a_refusal(typed, intent):
+    given = {**CASE, "email": None, "failed_attempts": {}}
+    outcome = case_answer("email", typed, given=given, intent=intent)
+    assert outcome.responses == ["utter_no_email"]
+    assert outcome.slots["email"] is None
+    assert not (outcome.slots["failed_attempts"] or {}).get("email")
+
+
+def test_a_reference_instead_of_a_house_number_is_an_address():
+    outcome = case_answer("address", "no sé el número, junto al mercado mayorista")
+    assert outcome.slots["address"] == "no sé el número, junto al mercado mayorista"
+    assert not outcome.responses
+
+
+def test_data_told_with_the_story_are_taken_once_consent_is_given():
+    story = f"soy Pedro, cédula {CEDULA}, cel 0981234567, a mi mamá la dejaron 8 horas ahí"
+    given = {"case_kind": "queja", "description_start": story, **EMPTY_PERSONAL, "consent": None}
+    outcome = case_answer("consent", "/affirm", given=given, intent="affirm")
+    assert outcome.slots["consent"] is True
+    assert outcome.slots["cedula"] == CEDULA and outcome.slots["phone"] == "+593981234567"
+    refused = case_answer("consent", "/deny", given=given, intent="deny")
+    assert refused.slots["cedula"] is None  # no consent, nothing taken

@@ -263,3 +263,78 @@ def test_each_profile_keeps_conversations_where_it_says(bot):
 def _redis_set_calls() -> int:
     stats = redis.Redis(host="127.0.0.1", port=6379, db=1).info("commandstats")
     return stats.get("cmdstat_set", {}).get("calls", 0)
+
+
+def test_a_pensioner_asks_before_answering_and_changes_the_kind_midway(bot):
+    """Questions in the middle answered and the question asked again; values inside
+    sentences; "no, en realidad es una denuncia" keeps every answer; the case looked up
+    later with number and key in one message, the key in lower case."""
+    sender = f"pensioner-{uuid.uuid4().hex[:8]}"
+    consent = texts(bot.say(sender, "Buenos días señores del IESS, quisiera poner una queja"))
+    assert "Protección de Datos Personales" in consent
+    why = texts(bot.say(sender, "¿y qué pasa si no acepto? ¿para qué quieren mis datos?"))
+    assert "no guardamos nada" in why and "Protección de Datos Personales" in why
+    assert "cédula" in texts(bot.say(sender, "Sí, acepto"))
+    assert "teléfono" in texts(bot.say(sender, f"Mi cédula es la {CEDULA}, señorita"))
+    assert "correo" in texts(bot.say(sender, "mi teléfono es el 098 123 4567"))
+    assert "provincia" in texts(bot.say(sender, f"correo: {EMAIL}"))
+    assert "calle y número" in texts(bot.say(sender, "Vivo en Durán, Guayas"))
+    switched = texts(bot.say(sender, "no, en realidad es una denuncia"))
+    assert "registraremos una denuncia" in switched and "calle y número" in switched
+    how_long = texts(bot.say(sender, "¿y cuánto tiempo se demoran en contestar?"))
+    assert "días hábiles" in how_long and "calle y número" in how_long
+    assert "Cuéntenos qué pasó" in texts(bot.say(sender, ADDRESS))
+    facts = "el guardia de emergencia cobra cinco dolares por hacer pasar sin la fila"
+    categories = bot.say(sender, facts)
+    assert '/inform{"category":"denuncia_coima"}' in payloads(categories)
+    bot.say(sender, '/inform{"category":"denuncia_coima"}')
+    case = register_and_read_case(bot, sender, bot.say(sender, "/deny"))
+    assert case["number"].startswith("IESS-D-")
+    stored = bot.store.reveal(case["number"])
+    assert (stored["kind"], stored["cedula"], stored["phone"], stored["email"]) == (
+        "denuncia",
+        CEDULA,
+        PHONE,
+        EMAIL,
+    )
+
+    later = f"pensioner-later-{uuid.uuid4().hex[:8]}"
+    asked = f"{case['number'].lower()} clave {case['key'].lower().replace('-', ' ')}"
+    status = texts(bot.say(later, asked))
+    assert f"Caso {case['number']}" in status and "Estado:" in status  # found at once
+    assert "Escriba su número de caso" not in status
+
+
+def test_an_angry_relative_tells_everything_at_once(bot):
+    """A story with the cédula and phone in it keeps both (taken once consent is given),
+    only what is missing is asked, an address by reference, and «no» to "anything else?"
+    is no cancel."""
+    sender = f"relative-{uuid.uuid4().hex[:8]}"
+    story = (
+        f"ES EL COLMO!!! soy el hijo, cedula {CEDULA}, cel 098 123 4567, a mi mama la "
+        "tuvieron 9 horas sentada en la sala de espera de emergencia sin que nadie la atienda"
+    )
+    guessed = bot.say(sender, story)
+    assert "/affirm" in payloads(guessed) or "/deny" in payloads(guessed)
+    if '/inform{"category":"queja_tiempo_espera"}' in payloads(guessed):
+        bot.say(sender, '/inform{"category":"queja_tiempo_espera"}')
+    else:
+        assert "tiempos de espera" in texts(guessed)
+        bot.say(sender, "si")
+    asked = texts(bot.say(sender, "si, acepto"))
+    assert "correo" in asked and "cédula" not in asked  # cédula and phone came with the story
+    assert "provincia" in texts(bot.say(sender, EMAIL.upper()))
+    assert "calle y número" in texts(bot.say(sender, "duran"))
+    more = texts(bot.say(sender, "frente a la escuela fiscal, diagonal al parque"))
+    assert "9 horas" in more  # the story is the description so far
+    evidence = texts(bot.say(sender, "no, ya le conte todo"))
+    assert "evidencia" in evidence.lower() and "cancel" not in evidence.lower()
+    summary = texts(bot.say(sender, "/deny"))
+    assert "Revise sus datos" in summary and PHONE in summary and CEDULA in summary
+    done = texts(bot.say(sender, "/affirm"))
+    number = next(word for word in done.split() if word.startswith("IESS-Q-"))
+    stored = bot.store.reveal(number)
+    assert stored["category"] == "queja_tiempo_espera"
+    assert (stored["cedula"], stored["phone"]) == (CEDULA, PHONE)
+    assert stored["email"].lower() == EMAIL  # the domain keeps what it was given
+    assert stored["address"] == "frente a la escuela fiscal, diagonal al parque"
