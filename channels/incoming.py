@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 # own limit is 4,096.
 MAX_MESSAGE_CHARS = 4000
 EMPTY, TOO_LONG, BUSY = "utter_empty_message", "utter_message_too_long", "utter_service_busy"
+# A voice note, a sticker, a location or a contact: the bot reads only text.
+WRITE_IT = "utter_write_it"
 
 
 def title_key(text: str) -> str:

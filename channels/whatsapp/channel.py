@@ -18,6 +18,7 @@ from buzon import wiring
 from buzon.whatsapp_cloud import GRAPH_API_URL, GraphClient, MediaError, MediaTooLarge
 from channels import evidence_reception, incoming
 from channels.request_body import read_body
+from channels.whatsapp.inbound import WRITE_IT as WRITE_IT_KINDS
 from channels.whatsapp.inbound import (
     Incoming,
     parse_webhook,
@@ -249,9 +250,13 @@ class WhatsAppInput(InputChannel):
         text = incoming_message.text
         if self.window is not None:  # the 24-hour window for IESS's notices opens now
             await asyncio.to_thread(self.window.saw, incoming_message.wa_id)
+        output = WhatsAppOutput(self.client, incoming_message.wa_id)
+        if incoming_message.kind in WRITE_IT_KINDS:
+            # Nothing for Rasa: the conversation stays where it was.
+            await incoming.reply(output, sender_id, agent, incoming.WRITE_IT)
+            return
         if text is None:
             text = await self._file_text(incoming_message, sender_id, agent)
-        output = WhatsAppOutput(self.client, incoming_message.wa_id)
         await incoming.handle(
             agent,
             on_new_message,
@@ -271,7 +276,7 @@ class WhatsAppInput(InputChannel):
         limit = await evidence_reception.size_limit(agent, sender_id)
         if limit is None:
             return evidence_reception.refused(evidence_reception.NOT_NOW)
-        if incoming_message.media_id is None:  # audio, video, sticker
+        if incoming_message.media_id is None:  # a video
             return evidence_reception.refused("evidence_type")
         try:
             content, _mime = await asyncio.to_thread(

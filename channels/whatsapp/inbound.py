@@ -10,7 +10,9 @@ from typing import Any
 from buzon import wiring
 
 FILE_TYPES = ("image", "document")
-NOT_FILES = ("audio", "video", "sticker")
+NOT_FILES = ("video",)  # a file the evidence never accepts
+# What the bot cannot read: answered "please write it" (channels.incoming.WRITE_IT).
+WRITE_IT = ("audio", "sticker", "location", "contacts")
 
 
 def signature_ok(app_secret: str, body: bytes, header: str | None) -> bool:
@@ -83,9 +85,9 @@ def parse_message(message: dict[str, Any]) -> Incoming | None:
         return Incoming(
             message_id, wa_id, kind, media_id=media["id"], file_name=media.get("filename")
         )
-    if kind in NOT_FILES:  # files the evidence never accepts
+    if kind in NOT_FILES or kind in WRITE_IT:
         return Incoming(message_id, wa_id, kind)
-    return None  # reactions, locations, contacts, system and unsupported messages
+    return None  # reactions, system and unsupported messages
 
 
 def parse_webhook(payload: dict[str, Any], phone_number_id: str | None = None) -> list[Incoming]:

@@ -398,3 +398,46 @@ def test_a_send_the_graph_api_fails_is_retried_and_delivered(bot):
     greeting = citizen.send(citizen.text("hola"), offers("/register_queja"))
     assert len(greeting) == 1  # one message, delivered on the third try
     assert bot.graph.attempts - attempts == 3
+
+
+def test_a_young_worker_types_everything_the_way_people_do_on_whatsapp(bot):
+    """Values inside sentences, two at once, no e-mail of one's own, a question in the
+    middle, an address by reference, "no, ya le conté todo": a case all the same."""
+    citizen = Citizen(bot)
+    citizen.send(citizen.text("hola buenas noches"), offers("/register_queja"))
+    voice = citizen._message("audio", audio={"id": "MEDIA-VOICE-1", "voice": True})
+    citizen.send(voice, says("escribir"))  # a voice note: please write it, nothing lost
+    assert "MEDIA-VOICE-1" not in bot.graph.downloads
+    story = "en el hospital un man me dijo q si le doy 40 dolares me opera mas rapido"
+    guessed = citizen.send(citizen.text(story), offers("/affirm"))
+    assert "coima" in said(guessed)
+    citizen.send(citizen.text("si eso"), says("Protección de Datos Personales"))
+    citizen.send(citizen.text("si acepto"), says("cédula"))
+    both = citizen.send(
+        citizen.text(f"mi cedula es {CEDULA} y mi cel 0981234567"), says("correo")
+    )  # the phone came with the cédula: not asked
+    assert "teléfono" not in said(both)
+    citizen.send(citizen.text("no tengo correo"), says("familiar"))
+    sister = "el correo de mi hermana es ana.prueba@example.com"
+    citizen.send(citizen.text(sister), says("provincia"))
+    citizen.send(citizen.text("soy de duran"), says("calle y número"))
+    answered = citizen.send(
+        citizen.text("y esto es anonimo? no quiero q se entere nadie"), says("calle y número")
+    )
+    assert "confidencial" in said(answered)
+    more = citizen.send(citizen.text("no se el numero, junto al mercado de duran"), offers("/deny"))
+    assert "40 dolares" in said(more)  # the story told first is the description
+    citizen.send(citizen.text("no, ya le conte todo"), says("evidencia"))
+    summary = citizen.send(citizen.text("no tengo"), says("Revise sus datos"))
+    assert "+593981234567" in said(summary) and "ana.prueba@example.com" in said(summary)
+    done = citizen.send(citizen.tap("/affirm", "list_reply"), says("IESS-D-"))
+    number = re.search(r"IESS-D-\d{4}-\d{6}", said(done)).group(0)
+    case = bot.store.reveal(number)
+    assert (case["cedula"], case["phone"], case["email"]) == (
+        CEDULA,
+        "+593981234567",
+        "ana.prueba@example.com",
+    )
+    assert case["category"] == "denuncia_coima" and case["canton_code"] == "0907"
+    assert case["address"] == "no se el numero, junto al mercado de duran"
+    assert case["description"].startswith(story)

@@ -147,11 +147,15 @@ def test_images_and_documents_carry_their_media_id():
         "document": {"filename": "receta.pdf", "mime_type": "application/pdf", "id": "MEDIA2"},
     }
     voice = {"from": WA_ID, "id": "wamid.6", "type": "audio", "audio": {"id": "MEDIA3"}}
-    found = wa.parse_webhook(webhook(image, document, voice))
+    place = {"from": WA_ID, "id": "wamid.8", "type": "location", "location": {"latitude": -2.1}}
+    card = {"from": WA_ID, "id": "wamid.9", "type": "contacts", "contacts": [{"name": {}}]}
+    found = wa.parse_webhook(webhook(image, document, voice, place, card))
     assert [(m.kind, m.media_id, m.file_name, m.text) for m in found] == [
         ("image", "MEDIA1", None, None),
         ("document", "MEDIA2", "receta.pdf", None),
-        ("audio", None, None, None),
+        ("audio", None, None, None),  # answered "please write it" by the channel
+        ("location", None, None, None),
+        ("contacts", None, None, None),
     ]
 
 
@@ -754,7 +758,7 @@ def test_files_are_refused_without_downloading_when_not_expected_or_not_evidence
     )
     waiting = SimpleNamespace(tracker_store=StubTrackers())
     assert (
-        run(channel._file_text(file_message("audio", media_id=None), "wa-4", waiting))
+        run(channel._file_text(file_message("video", media_id=None), "wa-4", waiting))
         == '/inform{"evidence_error": "evidence_type"}'
     )
     assert asked == []
