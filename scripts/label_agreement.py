@@ -22,15 +22,8 @@ from pathlib import Path
 
 from sklearn.metrics import cohen_kappa_score
 
-
-def family(intent: str) -> str:
-    """>>> family("denuncia_coima"), family("register_queja"), family("greet")
-    ('denuncia', 'queja', 'other')
-    """
-    for kind in ("queja", "denuncia"):
-        if intent.startswith(f"{kind}_") or intent == f"register_{kind}":
-            return kind
-    return "other"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from buzon.intent_model import family_of as family
 
 
 def read_column(path: Path, column: str) -> dict[str, str]:

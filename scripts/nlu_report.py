@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from buzon.cases import classification, routing  # noqa: E402
+from buzon.intent_model import family_of as family  # noqa: E402
 
 RASA = str(ROOT / ".venv" / "bin" / "rasa")
 TRAIN_DATA = ROOT / "data" / "nlu"
@@ -62,16 +63,6 @@ TEST_SETS = {
     "questions": ROOT / "tests" / "nlu" / "test_questions_voices.yml",
 }
 RESULTS = ROOT / "results" / "nlu"
-
-
-def family(intent: str) -> str:
-    """>>> family("queja_turnos"), family("register_denuncia"), family("greet")
-    ('queja', 'denuncia', 'other')
-    """
-    for name in ("queja", "denuncia"):
-        if intent.startswith(f"{name}_") or intent == f"register_{name}":
-            return name
-    return "other"
 
 
 def run(args: list) -> None:

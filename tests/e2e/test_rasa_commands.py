@@ -96,23 +96,23 @@ def env(tmp_path):
     return plain_environment(tmp_path)
 
 
-def test_rasa_shell_greets_in_a_terminal(env):
-    terminal = Terminal(["rasa", "shell", "--port", str(free_port())], env)
-    try:
-        assert terminal.wait_for("Your input", 240), terminal.screen[-2000:]
-        terminal.type("hola")
-        assert terminal.wait_for("Buzón de Quejas y Denuncias", 90), terminal.screen[-2000:]
-    finally:
-        terminal.close()
-
-
-def test_rasa_interactive_asks_the_trainer_about_the_intent(env):
-    command = ["rasa", "interactive", "--model", str(MODEL), "--skip-visualization"]
+@pytest.mark.parametrize(
+    "command,answer",
+    [
+        (["rasa", "shell"], "Buzón de Quejas y Denuncias"),  # the bot's greeting
+        (
+            ["rasa", "interactive", "--model", str(MODEL), "--skip-visualization"],
+            "with intent 'greet'",  # the trainer is asked about the NLU's reading
+        ),
+    ],
+    ids=["shell", "interactive"],
+)
+def test_a_terminal_command_answers_hola(env, command, answer):
     terminal = Terminal([*command, "--port", str(free_port())], env)
     try:
         assert terminal.wait_for("Your input", 240), terminal.screen[-2000:]
         terminal.type("hola")
-        assert terminal.wait_for("with intent 'greet'", 90), terminal.screen[-2000:]
+        assert terminal.wait_for(answer, 90), terminal.screen[-2000:]
     finally:
         terminal.close()
 
