@@ -2,9 +2,11 @@
 
 The model reads the message text itself (its own normalisation and TF-IDF
 features), so it needs no featurizer before it; the tokenizer stays for the
-entity extractors. Trained models are saved with ``skops`` (no pickle): a model
-file is only loaded when every type in it is one of scikit-learn's, NumPy's or
-SciPy's.
+entity extractors. Trained models are saved with ``skops`` (no pickle), and a
+model file is loaded only when the types skops does not trust by default are
+exactly the few this model is made of (``TRUSTED_TYPES``); anything else is
+refused with an error, never loaded and never silently replaced by an empty
+classifier.
 
 In ``config.yml``::
 
@@ -14,6 +16,7 @@ In ``config.yml``::
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -28,8 +31,21 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from buzon.intent_model import DEFAULTS, IntentModel
 
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
+# The types of a trained IntentModel that skops 0.9 does not trust by default. A
+# prefix test ("sklearn.", "numpy.") would let a crafted file name any callable of
+# those packages and run it at load.
+TRUSTED_TYPES = frozenset(
+    {
+        "scipy.sparse._csr.csr_matrix",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+    }
+)
 FILE_NAME = "intent_model.skops"
+
+
+class UntrustedModel(ValueError):
+    """A model file holding types the intent model is not made of."""
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -110,17 +126,18 @@ class IntentClassifier(GraphComponent, RasaIntentClassifier):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> IntentClassifier:
-        import skops.io as sio
-
-        try:
-            with model_storage.read_from(resource) as folder:
-                path = folder / FILE_NAME
-                types = sio.get_untrusted_types(file=path)
-                unexpected = [t for t in types if not t.startswith(TRUSTED_PREFIXES)]
-                if unexpected:
-                    raise ValueError(f"unexpected types in the intent model: {unexpected}")
-                saved = sio.load(path, trusted=types)
-        except ValueError:
-            return cls(config, model_storage, resource)
-        model = IntentModel(saved["intents"], saved["families"])
+        with model_storage.read_from(resource) as folder:
+            model = read_model(folder / FILE_NAME)
         return cls(config, model_storage, resource, model)
+
+
+def read_model(path: Path) -> IntentModel:
+    """The intent model saved at ``path``, or :class:`UntrustedModel`."""
+    import skops.io as sio
+
+    types = sio.get_untrusted_types(file=path)
+    unexpected = sorted(set(types) - TRUSTED_TYPES)
+    if unexpected:
+        raise UntrustedModel(f"the intent model holds unexpected types: {unexpected}")
+    saved = sio.load(path, trusted=types)
+    return IntentModel(saved["intents"], saved["families"])

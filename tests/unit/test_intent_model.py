@@ -1,0 +1,51 @@
+"""The intent model: trained, saved with skops, read back, and refused when tampered."""
+
+import operator
+
+import pytest
+import skops.io as sio
+
+from buzon.intent_model import IntentModel
+from nlu_components.intent_classifier import UntrustedModel, read_model
+
+TEXTS = [
+    "me cobraron por la insulina que es gratis",
+    "vendieron la vacuna en el dispensario",
+    "no habia insulina en la farmacia",
+    "no hay medicina para la presion",
+    "hola buenos dias",
+    "buenas tardes",
+] * 6
+INTENTS = [
+    "denuncia_venta_medicamentos",
+    "denuncia_venta_medicamentos",
+    "queja_medicamentos",
+    "queja_medicamentos",
+    "greet",
+    "greet",
+] * 6
+
+
+@pytest.fixture(scope="module")
+def model():
+    return IntentModel.train(TEXTS, INTENTS, {"calibration_folds": 3})
+
+
+def test_probabilities_add_up_and_the_family_weighs_in(model):
+    ranking = model.rank(["me vendieron la insulina"])[0]
+    assert ranking[0][0] == "denuncia_venta_medicamentos"
+    assert abs(sum(p for _, p in ranking) - 1.0) < 1e-6
+
+
+def test_a_saved_model_reads_back_and_ranks_the_same(model, tmp_path):
+    path = tmp_path / "intent_model.skops"
+    sio.dump({"intents": model.intents, "families": model.families}, path)
+    again = read_model(path)
+    assert again.rank(["no hay insulina"]) == model.rank(["no hay insulina"])
+
+
+def test_a_model_file_naming_any_other_callable_is_refused(tmp_path):
+    path = tmp_path / "intent_model.skops"
+    sio.dump({"intents": operator.attrgetter, "families": None}, path)
+    with pytest.raises(UntrustedModel):
+        read_model(path)
