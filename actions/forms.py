@@ -81,8 +81,8 @@ def check_canton(value: Any, turn: Turn) -> dict[str, Any]:
 def check_email(value: Any, turn: Turn) -> dict[str, Any]:
     if "@" not in turn.text and (turn.intent == "deny" or plain_answers.says_no(turn.text)):
         # "No tengo correo": why it helps and what else to give, not "no parece válido"
-        turn.dispatcher.utter_message(response="utter_no_email")
-        return {"email": None}
+        # (counted like any refusal, so the way out is offered after three)
+        return turn.refuse("email", "no_email")
     return typed("email", partial(in_sentences.validate_in, "email"))(value, turn)
 
 
@@ -211,11 +211,12 @@ class ValidateCaseForm(FormValidation):
 
 
 def told_with_the_story(turn: Turn) -> dict[str, Any]:
-    """Cédula, phone and e-mail the citizen wrote in the story that started the case
-    ("soy Pedro, cédula …, a mi mamá la dejaron 8 horas…"), each validated."""
-    story = turn.slot("description_start") or ""
+    """Cédula, phone and e-mail the citizen wrote as theirs ("mi cédula es …") in the
+    story that started the case, each validated. A story names other people's
+    numbers too (the official's phone, an IESS address): only "mi …" values count,
+    and the summary shows them before anything is registered."""
     given: dict[str, Any] = {}
-    for field, value in in_sentences.find(story).items():
+    for field, value in in_sentences.own_values(turn.slot("description_start") or "").items():
         if turn.slot(field) is None:
             try:
                 given[field] = in_sentences.validate_in(field, value)
@@ -231,36 +232,49 @@ PERSONAL_QUESTIONS = frozenset({"cedula", "phone", "email", "province", "canton"
 def also_given(turn: Turn, filled: dict[str, Any]) -> dict[str, Any]:
     """Personal data the citizen gave beside the answer asked for, each validated.
 
-    Only fields still empty are taken, and silently: a value that does not validate
-    is left for its own question, which comes anyway.
+    Only when the answer asked for was taken (a refused cédula is no phone), only
+    for fields still empty, only values a word names ("celular 099…", "soy de
+    Loja"), and silently: a value that does not validate is left for its own
+    question, which comes anyway.
     """
+    asked = turn.slot("requested_slot")
+    if filled.get(asked) is None:
+        return {}
     empty = {f for f in ("cedula", "phone", "email", "province", "canton")
              if filled.get(f, turn.slot(f)) is None}  # fmt: skip
-    asked = turn.slot("requested_slot")
     given: dict[str, Any] = {}
-    for field, value in in_sentences.find(turn.text, asked=asked).items():
-        if field in empty and field != asked:
+    for field, found in in_sentences.find_all(turn.text, asked=asked).items():
+        if field in empty and field != asked and found.labelled:
             try:
-                given[field] = in_sentences.validate_in(field, value)
+                given[field] = in_sentences.validate_in(field, found.value)
             except Invalid:
                 pass
-    mail = in_sentences.email_span(turn.text)
-    places = [
-        e["value"]
-        for e in turn.tracker.latest_message.get("entities", [])
-        if e.get("entity") in ("canton", "province")
-        and not (mail and mail[0] <= e.get("start", -1) < mail[1])  # "loja@…" is no place
-    ]
-    place = places[0] if places else None
-    if place and "province" in empty and asked not in ("province", "canton"):
-        try:
-            province, canton = territory.find_place(str(place))
-        except Invalid:
-            return given
-        given.update(province=province.name, province_code=province.code)
-        if canton is not None and "canton" in empty:
-            given.update(canton=canton.name, canton_code=canton.code)
+    if "province" in empty and asked not in ("province", "canton"):
+        given.update(_place_named(turn, "canton" in empty))
     return given
+
+
+def _place_named(turn: Turn, canton_empty: bool) -> dict[str, Any]:
+    """The province (and canton) of a place named as the citizen's ("soy de Loja")."""
+    text = turn.text
+    for entity in turn.tracker.latest_message.get("entities", []):
+        start, end = entity.get("start"), entity.get("end")
+        if entity.get("entity") not in ("canton", "province") or start is None:
+            continue
+        word = text[max(0, start - 64) : end + 64].split()
+        if any("@" in w and entity.get("value", "").lower() in w.lower() for w in word):
+            continue  # "loja.ana@…" is no place
+        if not in_sentences.place_named_at(text, start):
+            continue  # "Mira, yo ya di todo" is no canton
+        try:
+            province, canton = territory.find_place(str(entity["value"]))
+        except Invalid:
+            continue
+        place = {"province": province.name, "province_code": province.code}
+        if canton is not None and canton_empty:
+            place.update(canton=canton.name, canton_code=canton.code)
+        return place
+    return {}
 
 
 class ValidateStatusForm(FormValidation):

@@ -86,8 +86,12 @@ class StartCase(Action):
             dispatcher.utter_message(response="utter_ask_kind")
             return [FollowupAction("action_listen")]
         current = tracker.get_slot("case_kind")
-        if tracker.active_loop_name == "case_form" and current and current != kind:
-            return await self.switch(dispatcher, tracker, kind)
+        if tracker.active_loop_name == "case_form" and current:
+            if current != kind:
+                return await self.switch(dispatcher, tracker, kind)
+            # "sí, es una queja" in the middle of a queja: nothing to change
+            dispatcher.utter_message(response="utter_kind_same", kind_label=kind)
+            return []
         await discard_files(tracker)  # files of an earlier, unfinished registration
         category = chosen or tracker.get_slot("category")
         if category and routing.kind_of(category) != kind:

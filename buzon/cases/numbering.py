@@ -65,9 +65,11 @@ def normalize_tracking_key(text: str) -> str | None:
 
 # A case number inside a sentence, loosely written: "iess q 2026 123", "IESS-D-2026-45".
 _NUMBER_IN_TEXT = re.compile(r"\biess[\s_\-]*[qd][\s_\-]*\d{4}[\s_\-]*\d{1,6}\b", re.IGNORECASE)
-# A key inside a sentence: three groups of four, or twelve characters with a digit.
+# A key inside a sentence: twelve characters of its alphabet, in groups of four or
+# run together, with a letter and a digit among them, so that three short words
+# ("hola como esta") or a phone number are no key.
 _KEY_IN_TEXT = re.compile(
-    r"(?<![\w\-.])([0-9a-z]{4})[\s\-.]?([0-9a-z]{4})[\s\-.]?([0-9a-z]{4})(?![\w\-])",
+    r"(?<![\w\-.+])([0-9a-z]{4})[\s\-.]?([0-9a-z]{4})[\s\-.]?([0-9a-z]{4})(?![\w\-])",
     re.IGNORECASE,
 )
 
@@ -81,6 +83,8 @@ def find_in(text: str) -> tuple[str | None, str | None]:
     ('IESS-D-2026-000045', 'AB3D-7FGH-9KMN')
     >>> find_in("quiero saber como va mi denuncia")
     (None, None)
+    >>> find_in("IESS-Q-2026-123 hola como esta, mi cel +593998765432")
+    ('IESS-Q-2026-000123', None)
     """
     text = text or ""
     number = None
@@ -90,12 +94,11 @@ def find_in(text: str) -> tuple[str | None, str | None]:
         text = text[: found.start()] + " " + text[found.end() :]
     key = None
     for match in _KEY_IN_TEXT.finditer(text):
-        grouped = match.group(0) != "".join(match.groups())
-        # twelve letters run together are a word ("desesperante"), not a key
-        if not grouped and not any(ch.isdigit() for ch in match.group(0)):
+        raw = "".join(match.groups()).upper()
+        if not (any(c.isdigit() for c in raw) and any(c.isalpha() for c in raw)):
             continue
-        key = normalize_tracking_key("".join(match.groups()))
-        if key:
+        if all(c in ALPHABET for c in raw):  # no O/I/L read as 0/1/1 inside a sentence
+            key = "-".join(raw[i : i + 4] for i in range(0, KEY_LENGTH, 4))
             break
     return number, key
 

@@ -266,6 +266,10 @@ _KEY_GROUPS = re.compile(
     rf"(?:[ \t]*[\-.][ \t]*|[ \t]+){_KEY_CHAR}{{4}}(?![0-9a-z])"
 )
 _KEY_PLAIN = re.compile(rf"(?<![0-9a-z]){_KEY_CHAR}{{12}}(?![0-9a-z])")
+# Grouped unevenly ("7hk2-m9pqx4rt"): whatever buzon.cases.numbering.find_in accepts.
+_KEY_MIXED = re.compile(
+    rf"(?<![0-9a-z]){_KEY_CHAR}{{4}}[ \t\-.]?{_KEY_CHAR}{{4}}[ \t\-.]?{_KEY_CHAR}{{4}}(?![0-9a-z])"
+)
 # Digits with spaces, dots, dashes or parentheses between them: "(02) 234-5678".
 _DIGITS = re.compile(r"(?<![\w])\+?\(?\d+\)?(?:[ \t.\-]{1,3}\(?\d+\)?)*")
 _LONG_DIGITS = re.compile(r"\d{6,}")
@@ -315,7 +319,8 @@ def _pattern_findings(text: str, folded: str) -> list[Finding]:
             found.append(Finding(m.start(), m.end(), TRACKING_KEY))
     found += [
         Finding(m.start(), m.end(), TRACKING_KEY)
-        for m in _KEY_PLAIN.finditer(folded)
+        for pattern in (_KEY_PLAIN, _KEY_MIXED)
+        for m in pattern.finditer(folded)
         if _key_like(m.group())
     ]
     for m in _DIGITS.finditer(text):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import cache
 
 import phonenumbers
@@ -36,21 +37,32 @@ FIELDS = ("cedula", "phone", "email")
 _EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}")
 _CEDULA = re.compile(r"(?<![\d+])(\d{9}-?\d|\d{2}[ .]?\d{4}[ .]?\d{3}-?\d)(?!\d)")
 LABELS_FILE = "field_labels.yml"
+_LOOKBEHIND = 30  # characters before a value where its label may be
+
+
+@dataclass(frozen=True)
+class _Words:
+    labels: dict[str, re.Pattern[str]]  # a field's label at the end of a text
+    own: dict[str, re.Pattern[str]]  # "mi" + the field's label at the end of a text
+    fillers: re.Pattern[str]
+    institutional: tuple[str, ...]
+
+
+def _alternatives(words: list[str]) -> str:
+    return "|".join(re.escape(w) for w in words)
 
 
 @cache
-def _labels() -> tuple[dict[str, re.Pattern[str]], re.Pattern[str]]:
-    """Per field, a pattern for its label at the end of a text; and the fillers."""
+def _words() -> _Words:
     table = datafiles.load(LABELS_FILE)
-    labels = {
-        field: re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\W*$")
-        for field, words in table["labels"].items()
-    }
-    fillers = "|".join(re.escape(w) for w in table["fillers"])
-    return labels, re.compile(r"(\W|\b(" + fillers + r")\b)+$")
-
-
-_LOOKBEHIND = 30  # characters before a value where its label may be
+    labels = {field: _alternatives(words) for field, words in table["labels"].items()}
+    own = _alternatives(table["own"])
+    return _Words(
+        labels={f: re.compile(r"\b(" + w + r")\W*$") for f, w in labels.items()},
+        own={f: re.compile(r"\b(" + own + r")\s+(" + w + r")\W*$") for f, w in labels.items()},
+        fillers=re.compile(r"(\W|\b(" + _alternatives(table["fillers"]) + r")\b)+$"),
+        institutional=tuple(table["institutional_email_domains"]),
+    )
 
 
 def _plain(text: str) -> str:
@@ -58,15 +70,35 @@ def _plain(text: str) -> str:
     return "".join(c for c in folded if not unicodedata.combining(c))
 
 
-def _label_before(text: str, start: int) -> str | None:
-    labels, fillers = _labels()
+def _before(text: str, start: int, fillers: bool = False) -> str:
+    """The words just before ``start``, without the fillers between label and value
+    ("mi celular ES EL 099…") unless ``fillers``."""
     before = _plain(text[max(0, start - _LOOKBEHIND) : start])
-    # "es", "el", ":" between the label and the value: "mi celular es el 099…"
-    before = fillers.sub(" ", before).rstrip()
-    for field, label in labels.items():
-        if label.search(before + " "):
+    if not fillers:
+        before = _words().fillers.sub(" ", before)
+    return before.rstrip() + " "
+
+
+def _label_before(text: str, start: int) -> str | None:
+    before = _before(text, start)
+    for field, label in _words().labels.items():
+        if field != "place" and label.search(before):
             return field
     return None
+
+
+def _owned(text: str, start: int, field: str) -> bool:
+    """Whether "mi <label of field>" stands just before ``start`` ("mi cédula es …")."""
+    return bool(_words().own[field].search(_before(text, start)))
+
+
+def place_named_at(text: str, start: int) -> bool:
+    """Whether a place at ``start`` follows "soy de", "vivo en"…
+
+    >>> place_named_at("soy de Loja", 7), place_named_at("mira, no quiero", 0)
+    (True, False)
+    """
+    return bool(_words().labels["place"].search(_before(text, start, fillers=True)))
 
 
 def _valid(validate, value: str) -> bool:  # type: ignore[no-untyped-def]
@@ -77,17 +109,35 @@ def _valid(validate, value: str) -> bool:  # type: ignore[no-untyped-def]
     return True
 
 
-def find(text: str, asked: str | None = None) -> dict[str, str]:
-    """The first valid-looking value of each field in ``text``, as written.
+@dataclass(frozen=True)
+class Found:
+    value: str
+    start: int
+    end: int
+    labelled: bool  # a word before it names the field ("celular 099…")
+    owned: bool  # "mi <label>" before it: the citizen's own
+
+
+def find_all(text: str, asked: str | None = None) -> dict[str, Found]:
+    """The first valid-looking value of each field in ``text``, with where it is and
+    whether a label names it.
 
     ``asked`` is the field the bot asked for: an unlabelled number that could be
-    either a cédula or a mobile goes to it, and to nothing else.
+    either a cédula or a phone goes to it, and to nothing else.
     """
     text = unicodedata.normalize("NFKC", text or "")
-    found: dict[str, str] = {}
+    found: dict[str, Found] = {}
+
+    def take(field: str, value: str, start: int, end: int, label: str | None) -> None:
+        if field not in found:
+            owned = _owned(text, start, field)
+            found[field] = Found(value, start, end, label == field or owned, owned)
+
     mail = _EMAIL.search(text)
     if mail and _valid(email.validate, mail.group(0)):
-        found["email"] = mail.group(0)
+        before = _before(text, mail.start())
+        label = "email" if _words().labels["email"].search(before) else None
+        take("email", mail.group(0), mail.start(), mail.end(), label)
     taken: list[tuple[int, int]] = []
     for match in _CEDULA.finditer(text):
         value = match.group(0)
@@ -97,7 +147,7 @@ def find(text: str, asked: str | None = None) -> dict[str, str]:
         if label == "cedula" or (
             label is None and (asked == "cedula" or not _valid(phone.validate, value))
         ):
-            found.setdefault("cedula", value)
+            take("cedula", value, match.start(), match.end(), label)
             taken.append(match.span())
     for number in phonenumbers.PhoneNumberMatcher(text, phone.REGION):
         if any(start <= number.start < end for start, end in taken):
@@ -109,18 +159,32 @@ def find(text: str, asked: str | None = None) -> dict[str, str]:
         if label == "phone" or (
             label is None and (asked == "phone" or not _valid(cedula.validate, value))
         ):
-            found.setdefault("phone", value)
+            take("phone", value, number.start, number.end, label)
     return found
 
 
-def email_span(text: str) -> tuple[int, int] | None:
-    """Where an e-mail address is in ``text``, if anywhere.
+def find(text: str, asked: str | None = None) -> dict[str, str]:
+    """The first valid-looking value of each field in ``text``, as written
+    (:func:`find_all` without the positions)."""
+    return {field: found.value for field, found in find_all(text, asked).items()}
 
-    >>> email_span("es loja.ana@x.ec")
-    (3, 16)
+
+def own_values(story: str) -> dict[str, str]:
+    """Values the citizen says are theirs in a story ("mi cédula es …, mi cel …").
+
+    A story names other people's numbers too (the official's phone, an IESS
+    e-mail): only "mi <field>" values are taken, and never an institutional
+    e-mail address.
+
+    >>> own_values("mi cédula es 1700000001, el doctor me llamó del 0991234567")
+    {'cedula': '1700000001'}
+    >>> own_values("mi correo es jefe@iess.gob.ec")
+    {}
     """
-    mail = _EMAIL.search(text or "")
-    return mail.span() if mail else None
+    owned = {f: v.value for f, v in find_all(story).items() if v.owned}
+    if owned.get("email", "").lower().endswith(_words().institutional):
+        owned.pop("email")
+    return owned
 
 
 def validate_in(field: str, text: str) -> str:

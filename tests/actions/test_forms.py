@@ -77,6 +77,7 @@ REFUSALS = [
     pytest.param("phone", "+57 300 1234567", "phone_foreign", {}, {}, id="phone_foreign"),
     pytest.param("email", " ", "email_empty", {}, {}, id="email_empty"),
     pytest.param("email", "maria.perez@example", "email_invalid", {}, {}, id="email_invalid"),
+    pytest.param("email", "no tengo correo", "no_email", {}, {}, id="no_email"),
     pytest.param("province", "casa", "province_unknown", {}, {}, id="province_unknown"),
     pytest.param(
         "province",
@@ -865,8 +866,8 @@ def test_other_values_never_overwrite_what_was_given_nor_come_from_the_story():
 
 def test_a_place_inside_an_email_address_is_no_place():
     given = {**CASE, **EMPTY_PERSONAL, "cedula": CEDULA, "phone": "+593991234567"}
-    typed = "loja.ana@example.com"
-    entities = [{"entity": "province", "value": "Loja", "start": 0, "end": 4}]
+    typed = "soy de loja.ana@example.com"
+    entities = [{"entity": "province", "value": "Loja", "start": 7, "end": 11}]
     outcome = case_answer("email", typed, given=given, entities=entities)
     assert outcome.slots["email"] == "loja.ana@example.com"
     assert outcome.slots["province"] is None
@@ -875,15 +876,15 @@ def test_a_place_inside_an_email_address_is_no_place():
 @pytest.mark.parametrize(
     "typed",
     [
-        "IESS-Q-2026-000123 ABCD-EFGH-JKMN",
-        "iess-q-2026-123 clave: abcd efgh jkmn",
-        "mi caso es el IESS Q 2026 123 y la clave abcd3fghjkmn",
+        "IESS-Q-2026-000123 AB3D-EFGH-JK7N",
+        "iess-q-2026-123 clave: ab3d efgh jk7n",
+        "mi caso es el IESS Q 2026 123 y la clave ab3defghjk7n",
     ],
 )
 def test_a_case_number_and_its_key_in_one_message_are_both_taken(typed):
     outcome = status_answer("lookup_case_number", typed, given={"lookup_key": None})
     assert outcome.slots["lookup_case_number"] == "IESS-Q-2026-000123"
-    assert outcome.slots["lookup_key"] in ("ABCD-EFGH-JKMN", "ABCD-3FGH-JKMN")
+    assert outcome.slots["lookup_key"] == "AB3D-EFGH-JK7N"
     assert not outcome.responses
 
 
@@ -894,12 +895,12 @@ def test_a_key_in_lower_case_inside_a_sentence_is_taken():
 
 
 @pytest.mark.parametrize("typed,intent", [("no tengo correo", "deny"), ("no uso email", "inform")])
-def test_no_email_gets_why_and_what_else_not_a_refusal(typed, intent):
+def test_no_email_gets_why_and_what_else_not_not_valid(typed, intent):
     given = {**CASE, "email": None, "failed_attempts": {}}
     outcome = case_answer("email", typed, given=given, intent=intent)
-    assert outcome.responses == ["utter_no_email"]
+    assert outcome.responses == ["utter_invalid_no_email"]
     assert outcome.slots["email"] is None
-    assert not (outcome.slots["failed_attempts"] or {}).get("email")
+    assert outcome.slots["failed_attempts"] == {"email": 1}  # the way out comes after three
 
 
 def test_a_reference_instead_of_a_house_number_is_an_address():
@@ -908,11 +909,37 @@ def test_a_reference_instead_of_a_house_number_is_an_address():
     assert not outcome.responses
 
 
-def test_data_told_with_the_story_are_taken_once_consent_is_given():
-    story = f"soy Pedro, cédula {CEDULA}, cel 0981234567, a mi mamá la dejaron 8 horas ahí"
+def test_data_told_as_ones_own_in_the_story_are_taken_once_consent_is_given():
+    story = f"soy Pedro, mi cédula es {CEDULA}, mi cel 0981234567, a mi mamá la dejaron ahí"
     given = {"case_kind": "queja", "description_start": story, **EMPTY_PERSONAL, "consent": None}
     outcome = case_answer("consent", "/affirm", given=given, intent="affirm")
     assert outcome.slots["consent"] is True
     assert outcome.slots["cedula"] == CEDULA and outcome.slots["phone"] == "+593981234567"
     refused = case_answer("consent", "/deny", given=given, intent="deny")
     assert refused.slots["cedula"] is None  # no consent, nothing taken
+
+
+def test_other_peoples_data_in_a_denuncia_are_never_taken_as_the_citizens():
+    story = (
+        f"el funcionario, cédula {CEDULA}, me escribió desde jperez@iess.gob.ec y me "
+        "llamó del 0998765432 para pedirme plata; mi correo es jperez2@iess.gob.ec"
+    )
+    given = {"case_kind": "denuncia", "description_start": story, **EMPTY_PERSONAL}
+    outcome = case_answer("consent", "/affirm", given={**given, "consent": None}, intent="affirm")
+    assert outcome.slots["consent"] is True
+    taken = (outcome.slots["cedula"], outcome.slots["phone"], outcome.slots["email"])
+    assert taken == (None, None, None)
+
+
+def test_a_refused_cedula_is_no_phone():
+    outcome = case_answer("cedula", "mi cédula es 0939123452", given={**CASE, **EMPTY_PERSONAL})
+    assert outcome.slots["cedula"] is None and outcome.slots["phone"] is None
+
+
+def test_an_unlabelled_extra_number_or_a_word_that_is_a_canton_is_not_taken():
+    given = {**CASE, **EMPTY_PERSONAL}
+    typed = f"{CEDULA}, mira, el doctor me llamó del 0991234567"
+    entities = [{"entity": "canton", "value": "Mira", "start": 12, "end": 16}]
+    outcome = case_answer("cedula", typed, given=given, entities=entities)
+    assert outcome.slots["cedula"] == CEDULA
+    assert outcome.slots["phone"] is None and outcome.slots["province"] is None

@@ -526,3 +526,12 @@ def test_switching_to_queja_asks_for_the_files_again(live_services):
     assert outcome.slots["case_kind"] == "queja"
     assert outcome.slots["evidence"] is None
     assert outcome.slots["cedula"] == CASE["cedula"]
+
+
+def test_the_same_kind_said_again_in_the_middle_changes_nothing():
+    midway = {**CASE, "case_kind": "queja", "category": "queja_turnos"}
+    outcome = act(
+        StartCase(), midway, intent="register_queja", text="sí, es una queja", form="case_form"
+    )
+    assert outcome.responses == ["utter_kind_same"]
+    assert outcome.events == []  # every answer stays, the form asks its question again

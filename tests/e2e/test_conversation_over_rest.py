@@ -311,7 +311,7 @@ def test_an_angry_relative_tells_everything_at_once(bot):
     is no cancel."""
     sender = f"relative-{uuid.uuid4().hex[:8]}"
     story = (
-        f"ES EL COLMO!!! soy el hijo, cedula {CEDULA}, cel 098 123 4567, a mi mama la "
+        f"ES EL COLMO!!! soy el hijo, mi cedula es {CEDULA}, mi cel 098 123 4567, a mi mama la "
         "tuvieron 9 horas sentada en la sala de espera de emergencia sin que nadie la atienda"
     )
     guessed = bot.say(sender, story)

@@ -360,3 +360,9 @@ def test_a_message_full_of_data_keeps_only_its_meaning():
         assert_gone(secret, redacted)
     for kept in ("me pidió 50 dólares para el turno", "El doctor", "Buenas tardes"):
         assert kept in redacted, redacted
+
+
+def test_a_key_grouped_unevenly_is_redacted_too():
+    from buzon.training.redaction import redact
+
+    assert "7hk2" not in redact("mi clave es 7hk2-m9pqx4rt gracias")
