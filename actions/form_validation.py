@@ -23,6 +23,7 @@ What every form gets from the base class:
 from __future__ import annotations
 
 import inspect
+import re
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -41,6 +42,21 @@ FAILURES_SLOT = "failed_attempts"
 
 def latest_intent(tracker: Tracker) -> str | None:
     return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+WA_ID = re.compile(r"\d{8,15}")
+
+
+def whatsapp_id(tracker: Tracker) -> str | None:
+    """The WhatsApp number the WhatsApp channel put in the message's metadata."""
+    if tracker.get_latest_input_channel() != "whatsapp":
+        return None
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            wa_id = (event.get("metadata") or {}).get("wa_id")
+            # only a number: anything else would make the case store refuse the case
+            return wa_id if isinstance(wa_id, str) and WA_ID.fullmatch(wa_id) else None
+    return None
 
 
 def sent_a_file(tracker: Tracker) -> bool:

@@ -16,12 +16,19 @@ from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
 from actions import services
-from actions.form_validation import FormValidation, Turn, Validator, sent_a_file, typed
+from actions.form_validation import (
+    FormValidation,
+    Turn,
+    Validator,
+    sent_a_file,
+    typed,
+    whatsapp_id,
+)
 from actions.slots import CORRECTIONS
 from buzon import consent, evidence, messages, plain_answers, territory
 from buzon.cases import numbering, routing
 from buzon.clock import utcnow
-from buzon.validation import Invalid, in_sentences, text
+from buzon.validation import Invalid, in_sentences, phone, text
 
 # Fields the citizen types: an "ok" there ("Intentar otra vez") means "ask me again".
 TYPED_SLOTS = frozenset(
@@ -76,6 +83,19 @@ def check_canton(value: Any, turn: Turn) -> dict[str, Any]:
     except Invalid as error:
         return turn.refuse("canton", error.reason, **error.details)
     return turn.accept("canton", canton.name, canton_code=canton.code)
+
+
+WHATSAPP_NUMBER = "whatsapp"  # the phone_source of the one-tap button
+
+
+def check_phone(value: Any, turn: Turn) -> dict[str, Any]:
+    if turn.entity("phone_source") == WHATSAPP_NUMBER:
+        # «Usar este número de WhatsApp»: the number the channel knows, validated
+        number = whatsapp_id(turn.tracker)
+        if number is None:
+            return turn.refuse("phone", "phone_invalid")
+        return typed("phone", phone.validate)(f"+{number}", turn)
+    return typed("phone", partial(in_sentences.validate_in, "phone"))(value, turn)
 
 
 def check_email(value: Any, turn: Turn) -> dict[str, Any]:
@@ -190,7 +210,7 @@ class ValidateCaseForm(FormValidation):
             "consent": check_consent,
             # the value alone, or found in a sentence ("mi cédula es …")
             "cedula": typed("cedula", partial(in_sentences.validate_in, "cedula")),
-            "phone": typed("phone", partial(in_sentences.validate_in, "phone")),
+            "phone": check_phone,
             "email": check_email,
             "province": check_province,
             "canton": check_canton,
@@ -340,15 +360,40 @@ class AskEvidence(Action):
         return []
 
 
+class AskPhone(Action):
+    """The phone question; on WhatsApp, the number they write from is one tap away."""
+
+    def name(self) -> str:
+        return "action_ask_phone"
+
+    def run(self, dispatcher, tracker, domain):
+        if whatsapp_id(tracker) is None:
+            dispatcher.utter_message(response="utter_ask_phone")
+            return []
+        button = {
+            "title": messages.text("use_whatsapp_number"),
+            "payload": f'/inform{{"phone_source":"{WHATSAPP_NUMBER}"}}',
+        }
+        dispatcher.utter_message(response="utter_ask_phone", buttons=[button])
+        return []
+
+
 class AskCategory(Action):
     def name(self) -> str:
         return "action_ask_category"
 
     def run(self, dispatcher, tracker, domain):
+        kind = tracker.get_slot("case_kind")
         buttons = [
             {"title": routing.label_of(c).capitalize(), "payload": f'/inform{{"category":"{c}"}}'}
-            for c in routing.categories(tracker.get_slot("case_kind"))
+            for c in routing.categories(kind)
         ]
+        other = {"queja": "denuncia", "denuncia": "queja"}.get(kind)
+        if other:  # the other kind's categories are one tap away (the kind switches)
+            buttons.append(
+                {"title": messages.text(f"category_other_kind_{other}"),
+                 "payload": f"/register_{other}"}
+            )  # fmt: skip
         dispatcher.utter_message(response="utter_ask_category", buttons=buttons)
         return []
 

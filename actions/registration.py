@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -14,7 +13,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
-from actions.form_validation import latest_intent, sent_a_file
+from actions.form_validation import latest_intent, sent_a_file, whatsapp_id
 from actions.slots import (
     CASE_SLOTS,
     FOLLOWUP_IN_PROGRESS,
@@ -225,23 +224,8 @@ def _draft(tracker: Tracker) -> CaseDraft:
         consent_at=datetime.fromisoformat(slot("consent_at")),
         conversation_id=tracker.sender_id,
         registration_id=slot("registration_id"),
-        whatsapp_id=_whatsapp_id(tracker),
+        whatsapp_id=whatsapp_id(tracker),
     )
-
-
-WA_ID = re.compile(r"\d{8,15}")
-
-
-def _whatsapp_id(tracker: Tracker) -> str | None:
-    """The WhatsApp number the WhatsApp channel put in the message's metadata."""
-    if tracker.get_latest_input_channel() != "whatsapp":
-        return None
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            wa_id = (event.get("metadata") or {}).get("wa_id")
-            # only a number: anything else would make the case store refuse the case
-            return wa_id if isinstance(wa_id, str) and WA_ID.fullmatch(wa_id) else None
-    return None
 
 
 class FinishCase(Action):

@@ -174,6 +174,7 @@ def build_messages(
     buttons = [b for b in (buttons or []) if _payload(b)]
     if not buttons:
         return [text_message(wa_id, piece) for piece in split_text(text)]
+    buttons = decision_buttons(buttons)
     id_limit = BUTTON_ID_LIMIT if len(buttons) <= MAX_BUTTONS else ROW_ID_LIMIT
     fitting = [b for b in buttons if len(_payload(b)) <= id_limit]
     shown, rest = fitting[:MAX_ROWS], fitting[MAX_ROWS:] + [b for b in buttons if b not in fitting]
@@ -188,6 +189,31 @@ def build_messages(
     else:
         messages.append(list_message(wa_id, body, shown))
     return messages + _numbered(wa_id, rest, len(shown) + 1)
+
+
+CONFIRM, CORRECT, CANCEL = "/affirm", "/deny", "/cancel"
+
+
+def decision_buttons(buttons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A summary with «Confirmar», a correction per field and «Cancelar» becomes three
+    reply buttons, Confirmar · Corregir · Cancelar, so the one action that matters
+    is not hidden in a list; «Corregir» (a no to the summary) brings the list of
+    fields (``utter_choose_correction``). Other button sets are left as they are.
+
+    >>> fields = [{"title": f"Corregir {n}", "payload": f"/inform{{{n}}}"} for n in range(8)]
+    >>> summary = [{"title": "Confirmar y registrar", "payload": "/affirm"}, *fields,
+    ...            {"title": "Cancelar", "payload": "/cancel"}]
+    >>> [b["payload"] for b in decision_buttons(summary)]
+    ['/affirm', '/deny', '/cancel']
+    """
+    payloads = [_payload(b) for b in buttons]
+    if len(buttons) <= MAX_BUTTONS or CONFIRM not in payloads or CANCEL not in payloads:
+        return buttons
+    return [
+        {"title": words.text("whatsapp_confirm"), "payload": CONFIRM},
+        {"title": words.text("whatsapp_correct"), "payload": CORRECT},
+        buttons[payloads.index(CANCEL)],
+    ]
 
 
 def _numbered(wa_id: str, buttons: list[dict[str, Any]], first: int) -> list[dict[str, Any]]:

@@ -699,11 +699,14 @@ def test_description_question_depends_on_what_was_already_told():
 @pytest.mark.parametrize("kind", ["queja", "denuncia"])
 def test_category_question_offers_the_categories_of_the_kind(kind):
     buttons = ask(AskCategory(), case_kind=kind).sent("utter_ask_category")["buttons"]
-    payloads = [json.loads(b["payload"][len("/inform") :]) for b in buttons]
+    *own, other = buttons
+    payloads = [json.loads(b["payload"][len("/inform") :]) for b in own]
     assert payloads == [{"category": c} for c in routing.categories(kind)]
-    assert [b["title"] for b in buttons] == [
+    assert [b["title"] for b in own] == [
         routing.label_of(c).capitalize() for c in routing.categories(kind)
     ]
+    # the other kind's categories, one tap away (StartCase switches the kind)
+    assert other["payload"] == {"queja": "/register_denuncia", "denuncia": "/register_queja"}[kind]
 
 
 def test_confirmation_question_fills_the_whole_summary():
@@ -943,3 +946,32 @@ def test_an_unlabelled_extra_number_or_a_word_that_is_a_canton_is_not_taken():
     outcome = case_answer("cedula", typed, given=given, entities=entities)
     assert outcome.slots["cedula"] == CEDULA
     assert outcome.slots["phone"] is None and outcome.slots["province"] is None
+
+
+def test_on_whatsapp_the_number_they_write_from_is_one_tap_away():
+    from actions.forms import AskPhone
+
+    on_whatsapp = dict(input_channel="whatsapp", metadata={"wa_id": "593981234567"})
+    tracker = make_tracker({"requested_slot": "phone"}, text="0999", intent="inform", **on_whatsapp)
+    offer = run_action(AskPhone(), tracker).sent("utter_ask_phone")
+    assert offer["buttons"][0]["payload"] == '/inform{"phone_source":"whatsapp"}'
+    tapped = case_answer(
+        "phone",
+        '/inform{"phone_source":"whatsapp"}',
+        given={**CASE, "phone": None},
+        entities=[{"entity": "phone_source", "value": "whatsapp"}],
+        **on_whatsapp,
+    )
+    assert tapped.slots["phone"] == "+593981234567"  # validated and kept like a typed one
+    on_the_web = make_tracker({"requested_slot": "phone"}, text="x", intent="inform")
+    assert not run_action(AskPhone(), on_the_web).sent("utter_ask_phone")["buttons"]
+
+
+def test_a_forged_whatsapp_choice_outside_whatsapp_is_refused():
+    forged = case_answer(
+        "phone",
+        '/inform{"phone_source":"whatsapp"}',
+        given={**CASE, "phone": None},
+        entities=[{"entity": "phone_source", "value": "whatsapp"}],
+    )
+    assert forged.slots["phone"] is None and forged.responses == ["utter_invalid_phone_invalid"]

@@ -47,7 +47,6 @@ PHONE_NUMBER_ID = "109876543210"
 # What the citizen types: the values of the REST end-to-end test, so both depend
 # on the NLU alike (only button ids are independent of it).
 CEDULA = synthetic.cedula("092345678")
-PHONE = "098 123 4567"
 EMAIL = "afiliada.prueba@example.com"
 ADDRESS = "Cdla. La Garzota Mz 12 Villa 7"
 STORY = "hace tres meses que llamo al call center y no me dan turno para el cardiologo"
@@ -198,7 +197,7 @@ class Citizen:
 
     def __init__(self, bot):
         self.bot = bot
-        self.wa_id = "5939" + str(uuid.uuid4().int)[:8]
+        self.wa_id = "59398" + str(uuid.uuid4().int)[:7]  # a valid Ecuadorian mobile
 
     def _message(self, kind: str, **content) -> dict:
         return {
@@ -293,8 +292,10 @@ def test_a_citizen_registers_a_queja_with_a_photo_entirely_through_whatsapp(bot)
     consent = citizen.send(citizen.tap("/register_queja", "list_reply"), offers("/affirm"))
     assert "Protección de Datos Personales" in said(consent) and "button" in kinds(consent)
     citizen.send(citizen.tap("/affirm"), says("cédula"))
-    citizen.send(citizen.text(CEDULA), says("teléfono"))
-    citizen.send(citizen.text(PHONE), says("correo"))
+    one_tap = '/inform{"phone_source":"whatsapp"}'
+    asked = citizen.send(citizen.text(CEDULA), offers(one_tap))  # the number they write from
+    assert "teléfono" in said(asked)
+    citizen.send(citizen.tap(one_tap), says("correo"))
     citizen.send(citizen.text(EMAIL), says("provincia"))
     citizen.send(citizen.text("duran"), says("calle y número"))
     citizen.send(citizen.text(ADDRESS), says("Cuéntenos qué pasó"))
@@ -317,14 +318,18 @@ def test_a_citizen_registers_a_queja_with_a_photo_entirely_through_whatsapp(bot)
 
     summary = citizen.send(citizen.tap("/affirm"), says("Revise sus datos"))  # "Listo"
     assert "Evidencia: 1 archivo" in said(summary)
-    assert "list" in kinds(summary) and '/inform{"correction":"phone"}' in ids_of(summary)
-    done = citizen.send(citizen.tap("/affirm", "list_reply"), says("IESS-Q-", "analizará su queja"))
+    # Confirmar · Corregir · Cancelar as visible reply buttons; the fields behind Corregir
+    assert ids_of(summary[-1:]) == ["/affirm", "/deny", "/cancel"]
+    fields = citizen.send(citizen.tap("/deny"), offers('/inform{"correction":"phone"}'))
+    assert "list" in kinds(fields) and "Revise sus datos" in said(fields)  # and the summary
+    done = citizen.send(citizen.tap("/affirm"), says("IESS-Q-", "analizará su queja"))
     number = re.search(r"IESS-Q-\d{4}-\d{6}", said(done)).group(0)
 
     # --- the case, its evidence and the file -----------------------------------------------
     case = bot.store.reveal(number)
     assert case["evidence_count"] == 1 and case["channel"] == "whatsapp"
     assert (case["cedula"], case["email"], case["canton_code"]) == (CEDULA, EMAIL, "0907")
+    assert case["phone"] == f"+{citizen.wa_id}"  # one tap, validated, stored encrypted
     assert case["category"] == "queja_turnos" and case["description"].startswith(STORY)
     with bot.store.engine.connect() as connection:
         case_id = connection.execute(
@@ -430,7 +435,7 @@ def test_a_young_worker_types_everything_the_way_people_do_on_whatsapp(bot):
     citizen.send(citizen.text("no, ya le conte todo"), says("evidencia"))
     summary = citizen.send(citizen.text("no tengo"), says("Revise sus datos"))
     assert "+593981234567" in said(summary) and "ana.prueba@example.com" in said(summary)
-    done = citizen.send(citizen.tap("/affirm", "list_reply"), says("IESS-D-"))
+    done = citizen.send(citizen.tap("/affirm"), says("IESS-D-"))
     number = re.search(r"IESS-D-\d{4}-\d{6}", said(done)).group(0)
     case = bot.store.reveal(number)
     assert (case["cedula"], case["phone"], case["email"]) == (
