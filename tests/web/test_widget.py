@@ -380,3 +380,20 @@ def test_a_citizen_files_a_queja_with_evidence_in_the_widget(bot, browser, tmp_p
     logs = bot.all_logs()
     for secret in (CEDULA, "997654321", EMAIL, "receta.png"):
         assert secret not in logs
+
+
+def test_long_messages_read_as_lists_on_a_phone(bot, browser, tmp_path):
+    """The consent's and the summary's bullets each on a line of their own: the widget's
+    markdown would run single line breaks together into one paragraph."""
+    browser.get(bot.page_url)
+    chat = Chat(browser, tmp_path)
+    chat.expect("Hola, le saluda")
+    chat.click("Registrar queja")
+    consent = chat.expect("Protección de Datos Personales")
+    bullets = [line for line in consent.splitlines() if line.strip().startswith("•")]
+    assert len(bullets) >= 3, consent  # innerText: what the citizen sees, line by line
+    width = browser.execute_script(
+        "var m = document.querySelectorAll('.rw-conversation-container .rw-response');"
+        "return m[m.length - 1].getBoundingClientRect().right;"
+    )
+    assert width <= PHONE["width"]  # and nothing runs off the phone's screen
