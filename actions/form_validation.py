@@ -33,6 +33,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.slots import CANCEL_PENDING
 from buzon import plain_answers
 from buzon.validation import Invalid
 
@@ -170,6 +171,12 @@ class FormValidation(FormValidationAction):
             dispatcher.utter_message(response="utter_invalid_evidence_not_now")
             return [SlotSet(slot, None)] if slot else []
         turn = self.turn(dispatcher, tracker)
+        if tracker.get_slot(CANCEL_PENDING):
+            # The answer to «¿Seguro que desea cancelar?»: "no" means go on, and is no
+            # answer to the form's question, which is asked again; anything else is.
+            if turn.intent == "deny" and slot:
+                return [SlotSet(CANCEL_PENDING, None), SlotSet(slot, None)]
+            return [SlotSet(CANCEL_PENDING, None)] + await super().run(dispatcher, tracker, domain)
         if slot and turn.just_offered_a_retry(slot) and turn.intent == "affirm":
             # "Intentar otra vez" right after the offer: ask again, count afresh.
             # (Only then: an e-mail or an address can look like a "yes" to the NLU.)

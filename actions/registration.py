@@ -9,12 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.form_validation import latest_intent, sent_a_file, whatsapp_id
 from actions.slots import (
+    CANCEL_PENDING,
     CASE_SLOTS,
     FOLLOWUP_IN_PROGRESS,
     FORGET,
@@ -283,7 +284,7 @@ class Cancel(Action):
         return "action_cancel"
 
     async def run(self, dispatcher, tracker, domain):
-        abandoned = CASE_SLOTS + LOOKUP_SLOTS + FOLLOWUP_IN_PROGRESS
+        abandoned = CASE_SLOTS + LOOKUP_SLOTS + FOLLOWUP_IN_PROGRESS + (CANCEL_PENDING,)
         in_progress = any(tracker.get_slot(s) is not None for s in abandoned)
         for event in reversed(tracker.events):
             if event.get("event") == "user":
@@ -295,6 +296,29 @@ class Cancel(Action):
             response="utter_case_discarded" if in_progress else "utter_nothing_to_cancel"
         )
         return reset(abandoned) + forget(FORGET_CANCELLED)
+
+
+# What a citizen may have given in the case form: asked about before it is discarded.
+GIVEN_IN_THE_FORM = (
+    "description_start", "consent", "cedula", "phone", "email", "province", "address",
+    "description", "evidence",
+)  # fmt: skip
+
+
+class ConfirmCancel(Action):
+    """«Cancelar» in a case form with answers in it: are you sure? (a no that meant
+    "nothing more" must not throw a registration away). With nothing given yet, the
+    form simply stops."""
+
+    def name(self) -> str:
+        return "action_confirm_cancel"
+
+    async def run(self, dispatcher, tracker, domain):
+        if any(tracker.get_slot(s) is not None for s in GIVEN_IN_THE_FORM):
+            dispatcher.utter_message(response="utter_confirm_cancel")
+            return [SlotSet(CANCEL_PENDING, True)]
+        events = await Cancel().run(dispatcher, tracker, domain)
+        return events + [SlotSet("requested_slot", None), ActiveLoop(None)]
 
 
 class DataOutsideForm(Action):

@@ -1,6 +1,9 @@
 """Names of the slots the actions fill and clear together."""
 
 # Everything a case registration collects; cleared after registration or cancel.
+# Set while «¿Seguro que desea cancelar?» waits for its answer (actions/registration.py).
+CANCEL_PENDING = "cancel_pending"
+
 CASE_SLOTS = (
     "case_kind",
     "category",

@@ -975,3 +975,16 @@ def test_a_forged_whatsapp_choice_outside_whatsapp_is_refused():
         entities=[{"entity": "phone_source", "value": "whatsapp"}],
     )
     assert forged.slots["phone"] is None and forged.responses == ["utter_invalid_phone_invalid"]
+
+
+def test_no_to_are_you_sure_goes_on_and_is_no_answer_to_the_question():
+    given = {**CASE, "cedula": None, "cancel_pending": True}
+    outcome = case_answer("cedula", "no", given=given, intent="deny")
+    assert outcome.responses == []  # the form asks for the cédula again
+    assert outcome.slots["cancel_pending"] is None and outcome.slots["cedula"] is None
+
+
+def test_an_answer_instead_of_yes_or_no_to_are_you_sure_is_taken():
+    given = {**CASE, "cedula": None, "cancel_pending": True}
+    outcome = case_answer("cedula", CEDULA, given=given)
+    assert outcome.slots["cancel_pending"] is None and outcome.slots["cedula"] == CEDULA

@@ -15,7 +15,7 @@ from actions.registration import (
     RejectClassification,
     StartCase,
 )
-from actions.slots import CASE_SLOTS, FOLLOWUP_IN_PROGRESS, FORGET, LOOKUP_SLOTS
+from actions.slots import CANCEL_PENDING, CASE_SLOTS, FOLLOWUP_IN_PROGRESS, FORGET, LOOKUP_SLOTS
 from buzon import outbox
 from buzon.cases import routing
 from buzon.cases.store import CaseStore
@@ -421,7 +421,7 @@ DEACTIVATED = [
 def test_cancel_with_something_in_progress_discards_it(given, after_user):
     outcome = cancel(given, after_user=after_user)
     assert outcome.responses == ["utter_case_discarded"]
-    abandoned = CASE_SLOTS + LOOKUP_SLOTS + FOLLOWUP_IN_PROGRESS
+    abandoned = CASE_SLOTS + LOOKUP_SLOTS + FOLLOWUP_IN_PROGRESS + (CANCEL_PENDING,)
     assert outcome.changes == {**dict.fromkeys(abandoned), FORGET: "cancelled"}
 
 
@@ -535,3 +535,30 @@ def test_the_same_kind_said_again_in_the_middle_changes_nothing():
     )
     assert outcome.responses == ["utter_kind_same"]
     assert outcome.events == []  # every answer stays, the form asks its question again
+
+
+# --- «cancelar» with answers given asks first (issue 13) ---------------------------
+
+
+def test_cancel_with_answers_given_asks_before_discarding():
+    from actions.registration import ConfirmCancel
+
+    outcome = act(ConfirmCancel(), CASE, intent="cancel", text="cancelar", form="case_form")
+    assert outcome.responses == ["utter_confirm_cancel"]
+    assert outcome.changes == {"cancel_pending": True}  # nothing discarded yet
+
+
+def test_cancel_with_nothing_given_stops_at_once(live_services):
+    from actions.registration import ConfirmCancel
+
+    outcome = act(
+        ConfirmCancel(),
+        {"case_kind": "queja", "registration_id": "r1"},
+        intent="cancel",
+        text="cancelar",
+        form="case_form",
+    )
+    assert outcome.responses == ["utter_case_discarded"]
+    assert {"event": "active_loop", "name": None} in [
+        {"event": e.get("event"), "name": e.get("name")} for e in outcome.events
+    ]

@@ -268,7 +268,8 @@ def test_after_cancel_the_data_given_is_gone_from_the_conversation(bot):
     bot.say(who, "/affirm")
     bot.say(who, CEDULA)
     bot.say(who, PHONE)
-    assert "cancelé" in texts(bot.say(who, "cancelar"))
+    assert "¿Seguro que desea cancelar" in texts(bot.say(who, "cancelar"))
+    assert "cancelé" in texts(bot.say(who, "/affirm"))  # «Sí, cancelar»
     kept = stored_events(bot, who)
     assert CEDULA not in kept and "981112233" not in kept
     assert all(

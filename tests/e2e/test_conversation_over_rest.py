@@ -240,7 +240,11 @@ def test_consent_refused_stores_nothing_and_cancel_discards(bot):
     bot.say(sender, "/register_denuncia")
     bot.say(sender, "/affirm")
     bot.say(sender, cedula)
-    cancelled = texts(bot.say(sender, "cancelar"))
+    sure = texts(bot.say(sender, "cancelar"))
+    assert "¿Seguro que desea cancelar" in sure and "cancelé" not in sure
+    assert "teléfono" in texts(bot.say(sender, "no"))  # "no": the form goes on where it was
+    assert "¿Seguro que desea cancelar" in texts(bot.say(sender, "cancelar"))
+    cancelled = texts(bot.say(sender, "/affirm"))  # «Sí, cancelar»
     assert "cancelé el registro" in cancelled
     slots = bot.tracker(sender)["slots"]
     assert slots.get("cedula") is None and slots.get("consent") is None
