@@ -189,7 +189,8 @@ def evidence_check(slots: EvidenceSlots) -> Validator:
 def check_confirmation(value: Any, turn: Turn) -> dict[str, Any]:
     correction = turn.entity("correction")
     if correction in CORRECTIONS:
-        return {"confirmation": None, **{slot: None for slot in CORRECTIONS[correction]}}
+        emptied = {"confirmation": None, **{slot: None for slot in CORRECTIONS[correction]}}
+        return {**emptied, **corrected_in_place(turn, correction)}
     if turn.plainly_yes():
         return {"confirmation": "yes"}
     if turn.intent == "deny":
@@ -228,6 +229,44 @@ class ValidateCaseForm(FormValidation):
         filled = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
         more = also_given(self.turn(dispatcher, tracker), filled)
         return events + [SlotSet(name, value) for name, value in more.items()]
+
+
+def corrected_in_place(turn: Turn, field: str) -> dict[str, Any]:
+    """A correction that names its value ("no, el cantón es Durán"): the value, checked
+    like an answer to its question. Nothing when there is none or it does not pass:
+    the question is asked again, with its reasons."""
+    label = next(
+        (e for e in turn.tracker.latest_message.get("entities", [])
+         if e.get("entity") == "correction" and e.get("end") is not None),
+        None,
+    )  # fmt: skip
+    if label is None:
+        return {}
+    named = in_sentences.after_label(turn.text[label["end"] :])
+    if not named:
+        return {}
+    try:
+        if field in ("cedula", "phone", "email"):
+            return {field: in_sentences.validate_in(field, named)}
+        if field == "address":
+            return {"address": text.validate_address(named)}
+        if field in ("province", "canton"):
+            try:
+                canton = territory.find_canton(named, turn.slot("province"))
+                return {"canton": canton.name, "canton_code": canton.code}
+            except Invalid:
+                province, found = territory.find_place(named)
+                if found is None:
+                    return {"province": province.name, "province_code": province.code}
+                return {
+                    "province": province.name,
+                    "province_code": province.code,
+                    "canton": found.name,
+                    "canton_code": found.code,
+                }
+    except Invalid:
+        return {}
+    return {}
 
 
 def told_with_the_story(turn: Turn) -> dict[str, Any]:

@@ -187,6 +187,19 @@ def own_values(story: str) -> dict[str, str]:
     return owned
 
 
+def after_label(rest: str) -> str:
+    """What follows a field's name, without the words between ("es", "el", ":").
+
+    >>> after_label(" es Durán"), after_label(": 0991234567"), after_label(" ")
+    ('Durán', '0991234567', '')
+    """
+    words = rest.strip(" :=,.-").split()
+    fillers = set(datafiles.load(LABELS_FILE)["fillers"])
+    while words and _plain(words[0]).strip(":=,.") in fillers:
+        words.pop(0)
+    return " ".join(words).strip(" :=,.")
+
+
 def validate_in(field: str, text: str) -> str:
     """``text`` validated as ``field``, or the value found inside it.
 

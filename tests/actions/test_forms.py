@@ -988,3 +988,22 @@ def test_an_answer_instead_of_yes_or_no_to_are_you_sure_is_taken():
     given = {**CASE, "cedula": None, "cancel_pending": True}
     outcome = case_answer("cedula", CEDULA, given=given)
     assert outcome.slots["cancel_pending"] is None and outcome.slots["cedula"] == CEDULA
+
+
+@pytest.mark.parametrize(
+    "typed,label,expected",
+    [
+        ("no, el cantón es Durán", "cantón", {"canton": "Durán", "province": "Guayas"}),
+        ("el celular es 0991234567", "celular", {"phone": "+593991234567"}),
+        ("la dirección es Av. Amazonas N34-120", "dirección", {"address": "Av. Amazonas N34-120"}),
+    ],
+)
+def test_a_correction_that_names_its_value_takes_it(typed, label, expected):
+    start, end = typed.index(label), typed.index(label) + len(label)
+    field = {"cantón": "canton", "celular": "phone", "dirección": "address"}[label]  # synonyms
+    correction = {"entity": "correction", "value": field, "start": start, "end": end}
+    given = {**CASE, "province": "Pichincha", "province_code": "17"}
+    outcome = case_answer("confirmation", typed, given=given, entities=[correction])
+    for slot, value in expected.items():
+        assert outcome.slots[slot] == value, slot
+    assert outcome.slots["confirmation"] is None  # the summary again, to confirm
