@@ -252,18 +252,9 @@ def corrected_in_place(turn: Turn, field: str) -> dict[str, Any]:
             return {"address": text.validate_address(named)}
         if field in ("province", "canton"):
             try:
-                canton = territory.find_canton(named, turn.slot("province"))
-                return {"canton": canton.name, "canton_code": canton.code}
+                return place_slots(canton=territory.find_canton(named, turn.slot("province")))
             except Invalid:
-                province, found = territory.find_place(named)
-                if found is None:
-                    return {"province": province.name, "province_code": province.code}
-                return {
-                    "province": province.name,
-                    "province_code": province.code,
-                    "canton": found.name,
-                    "canton_code": found.code,
-                }
+                return place_slots(*territory.find_place(named))
     except Invalid:
         return {}
     return {}
@@ -274,14 +265,8 @@ def told_with_the_story(turn: Turn) -> dict[str, Any]:
     story that started the case, each validated. A story names other people's
     numbers too (the official's phone, an IESS address): only "mi …" values count,
     and the summary shows them before anything is registered."""
-    given: dict[str, Any] = {}
-    for field, value in in_sentences.own_values(turn.slot("description_start") or "").items():
-        if turn.slot(field) is None:
-            try:
-                given[field] = in_sentences.validate_in(field, value)
-            except Invalid:
-                pass
-    return given
+    story = turn.slot("description_start") or ""
+    return {f: v for f, v in in_sentences.own_values(story).items() if turn.slot(f) is None}
 
 
 # Questions whose answer may carry the others too: "soy de Loja, cédula …, celular …".
@@ -301,13 +286,11 @@ def also_given(turn: Turn, filled: dict[str, Any]) -> dict[str, Any]:
         return {}
     empty = {f for f in ("cedula", "phone", "email", "province", "canton")
              if filled.get(f, turn.slot(f)) is None}  # fmt: skip
-    given: dict[str, Any] = {}
-    for field, found in in_sentences.find_all(turn.text, asked=asked).items():
-        if field in empty and field != asked and found.labelled:
-            try:
-                given[field] = in_sentences.validate_in(field, found.value)
-            except Invalid:
-                pass
+    given: dict[str, Any] = {
+        field: found.normal
+        for field, found in in_sentences.find_all(turn.text, asked=asked).items()
+        if field in empty and field != asked and found.labelled
+    }
     if "province" in empty and asked not in ("province", "canton"):
         given.update(_place_named(turn, "canton" in empty))
     return given
@@ -329,11 +312,20 @@ def _place_named(turn: Turn, canton_empty: bool) -> dict[str, Any]:
             province, canton = territory.find_place(str(entity["value"]))
         except Invalid:
             continue
-        place = {"province": province.name, "province_code": province.code}
-        if canton is not None and canton_empty:
-            place.update(canton=canton.name, canton_code=canton.code)
-        return place
+        return place_slots(province, canton if canton_empty else None)
     return {}
+
+
+def place_slots(
+    province: territory.Province | None = None, canton: territory.Canton | None = None
+) -> dict[str, Any]:
+    """The slots a province and a canton fill (the ones given)."""
+    slots: dict[str, Any] = {}
+    if province is not None:
+        slots.update(province=province.name, province_code=province.code)
+    if canton is not None:
+        slots.update(canton=canton.name, canton_code=canton.code)
+    return slots
 
 
 class ValidateStatusForm(FormValidation):

@@ -155,21 +155,16 @@ def margin_table(rows: list) -> None:
 
     stories = [r for r in rows if r["intent"] in set(routing.categories())]
     print("  margin | offered two | proposal right | wrong confirmation")
-    original = classification.CATEGORY_MARGIN
-    try:
-        for margin in MARGINS:
-            classification.CATEGORY_MARGIN = margin
-            decisions = [classification.decide(r["ranking"]) for r in stories]
-            two = sum(d.action == classification.CHOOSE_BETWEEN_TWO for d in decisions)
-            right = sum(r["intent"] in d.options for r, d in zip(stories, decisions, strict=True))
-            wrong = sum(
-                d.action == classification.CONFIRM and r["intent"] not in d.options
-                for r, d in zip(stories, decisions, strict=True)
-            )
-            n = max(len(stories), 1)
-            print(f"  {margin:6.2f} | {two / n:11.1%} | {right / n:14.1%} | {wrong / n:18.1%}")
-    finally:
-        classification.CATEGORY_MARGIN = original
+    for margin in MARGINS:
+        decisions = [classification.decide(r["ranking"], margin) for r in stories]
+        two = sum(d.action == classification.CHOOSE_BETWEEN_TWO for d in decisions)
+        right = sum(r["intent"] in d.options for r, d in zip(stories, decisions, strict=True))
+        wrong = sum(
+            d.action == classification.CONFIRM and r["intent"] not in d.options
+            for r, d in zip(stories, decisions, strict=True)
+        )
+        n = max(len(stories), 1)
+        print(f"  {margin:6.2f} | {two / n:11.1%} | {right / n:14.1%} | {wrong / n:18.1%}")
 
 
 def main() -> None:

@@ -41,11 +41,11 @@ class Decision:
     options: tuple[str, ...]  # the categories proposed, best first
 
 
-def decide(ranking: list[tuple[str, float]]) -> Decision:
+def decide(ranking: list[tuple[str, float]], category_margin: float = CATEGORY_MARGIN) -> Decision:
     """The bot's move for a ranking of intents (name, confidence), best first.
 
     Only categories count; the best one is proposed alone when no other
-    category comes close.
+    category comes closer than ``category_margin`` (another margin: to measure).
     """
     known = set(routing.categories())
     categories = [(name, confidence) for name, confidence in ranking if name in known]
@@ -57,6 +57,6 @@ def decide(ranking: list[tuple[str, float]]) -> Decision:
         if routing.kind_of(second[0]) != kind and first[1] - second[1] < FAMILY_MARGIN:
             return Decision(ASK_FAMILY, ())
     runner_up = next((c for c in categories[1:] if routing.kind_of(c[0]) == kind), None)
-    if runner_up is not None and first[1] - runner_up[1] < CATEGORY_MARGIN:
+    if runner_up is not None and first[1] - runner_up[1] < category_margin:
         return Decision(CHOOSE_BETWEEN_TWO, (first[0], runner_up[0]))
     return Decision(CONFIRM, (first[0],))

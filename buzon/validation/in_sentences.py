@@ -9,15 +9,16 @@ ten digits that is both a valid phone and a valid cédula (0930000005: 09 is
 Guayas) goes to the field a word just before it names ("cédula", "celular"…); with no such
 word it goes only to the field that was asked.
 
->>> find("mi cédula es 1700000001 y mi cel 0991234567")
+>>> written = lambda text, asked=None: {f: v.value for f, v in find_all(text, asked).items()}
+>>> written("mi cédula es 1700000001 y mi cel 0991234567")
 {'cedula': '1700000001', 'phone': '0991234567'}
->>> find("correo: Ana.Perez@Example.com")["email"]
-'Ana.Perez@Example.com'
->>> find("es el 099 123 4567")
-{'phone': '099 123 4567'}
->>> find("0930000005", asked="cedula"), find("0930000005", asked="phone")
+>>> find_all("correo: Ana.Perez@Example.com")["email"].normal
+'Ana.Perez@example.com'
+>>> find_all("es el 099 123 4567")["phone"].normal
+'+593991234567'
+>>> written("0930000005", asked="cedula"), written("0930000005", asked="phone")
 ({'cedula': '0930000005'}, {'phone': '0930000005'})
->>> find("0930000005", asked="email"), find("celular 0930000005", asked="email")
+>>> written("0930000005", asked="email"), written("celular 0930000005", asked="email")
 ({}, {'phone': '0930000005'})
 """
 
@@ -101,17 +102,21 @@ def place_named_at(text: str, start: int) -> bool:
     return bool(_words().labels["place"].search(_before(text, start, fillers=True)))
 
 
-def _valid(validate, value: str) -> bool:  # type: ignore[no-untyped-def]
+VALIDATORS = {"cedula": cedula.validate, "phone": phone.validate, "email": email.validate}
+
+
+def _checked(field: str, value: str) -> str | None:
+    """``value`` as its validator returns it, or None when refused."""
     try:
-        validate(value)
+        return str(VALIDATORS[field](value))
     except Invalid:
-        return False
-    return True
+        return None
 
 
 @dataclass(frozen=True)
 class Found:
-    value: str
+    value: str  # as written
+    normal: str  # as its validator returns it (+593…, the cédula's digits…)
     start: int
     end: int
     labelled: bool  # a word before it names the field ("celular 099…")
@@ -128,49 +133,47 @@ def find_all(text: str, asked: str | None = None) -> dict[str, Found]:
     text = unicodedata.normalize("NFKC", text or "")
     found: dict[str, Found] = {}
 
-    def take(field: str, value: str, start: int, end: int, label: str | None) -> None:
+    def take(field: str, value: str, normal: str, start: int, end: int, label: str | None) -> None:
         if field not in found:
             owned = _owned(text, start, field)
-            found[field] = Found(value, start, end, label == field or owned, owned)
+            found[field] = Found(value, normal, start, end, label == field or owned, owned)
 
     mail = _EMAIL.search(text)
-    if mail and _valid(email.validate, mail.group(0)):
+    normal = _checked("email", mail.group(0)) if mail else None
+    if mail and normal:
         before = _before(text, mail.start())
         label = "email" if _words().labels["email"].search(before) else None
-        take("email", mail.group(0), mail.start(), mail.end(), label)
+        take("email", mail.group(0), normal, mail.start(), mail.end(), label)
     taken: list[tuple[int, int]] = []
     for match in _CEDULA.finditer(text):
         value = match.group(0)
-        if not _valid(cedula.validate, value):
+        normal = _checked("cedula", value)
+        if normal is None:
             continue
         label = _label_before(text, match.start())
         if label == "cedula" or (
-            label is None and (asked == "cedula" or not _valid(phone.validate, value))
+            label is None and (asked == "cedula" or _checked("phone", value) is None)
         ):
-            take("cedula", value, match.start(), match.end(), label)
+            take("cedula", value, normal, match.start(), match.end(), label)
             taken.append(match.span())
     for number in phonenumbers.PhoneNumberMatcher(text, phone.REGION):
         if any(start <= number.start < end for start, end in taken):
             continue
         value = number.raw_string
-        if not _valid(phone.validate, value):
+        normal = _checked("phone", value)
+        if normal is None:
             continue
         label = _label_before(text, number.start)
         if label == "phone" or (
-            label is None and (asked == "phone" or not _valid(cedula.validate, value))
+            label is None and (asked == "phone" or _checked("cedula", value) is None)
         ):
-            take("phone", value, number.start, number.end, label)
+            take("phone", value, normal, number.start, number.end, label)
     return found
 
 
-def find(text: str, asked: str | None = None) -> dict[str, str]:
-    """The first valid-looking value of each field in ``text``, as written
-    (:func:`find_all` without the positions)."""
-    return {field: found.value for field, found in find_all(text, asked).items()}
-
-
 def own_values(story: str) -> dict[str, str]:
-    """Values the citizen says are theirs in a story ("mi cédula es …, mi cel …").
+    """Values the citizen says are theirs in a story ("mi cédula es …, mi cel …"),
+    validated.
 
     A story names other people's numbers too (the official's phone, an IESS
     e-mail): only "mi <field>" values are taken, and never an institutional
@@ -178,10 +181,10 @@ def own_values(story: str) -> dict[str, str]:
 
     >>> own_values("mi cédula es 1700000001, el doctor me llamó del 0991234567")
     {'cedula': '1700000001'}
-    >>> own_values("mi correo es jefe@iess.gob.ec")
-    {}
+    >>> own_values("mi cel es 099 123 4567, mi correo es jefe@iess.gob.ec")
+    {'phone': '+593991234567'}
     """
-    owned = {f: v.value for f, v in find_all(story).items() if v.owned}
+    owned = {f: v.normal for f, v in find_all(story).items() if v.owned}
     if owned.get("email", "").lower().endswith(_words().institutional):
         owned.pop("email")
     return owned
@@ -217,19 +220,19 @@ def validate_in(field: str, text: str) -> str:
         ...
     buzon.validation.Invalid: phone_not_digits
     """
-    validate = {"cedula": cedula.validate, "phone": phone.validate, "email": email.validate}[field]
+    validate = VALIDATORS[field]
     try:
         return str(validate(text))
     except Invalid as refused:
-        value = find(text, asked=field).get(field)
-        if value is None:
-            # Something shaped like the field but wrong ("mi cédula es 1712345670"):
-            # its own reason (check digit…) says more than "only digits".
-            shaped = _SHAPED[field].search(unicodedata.normalize("NFKC", text or ""))
-            if shaped is None or shaped.group(0).strip() == (text or "").strip():
-                raise refused from None
-            value = shaped.group(0)
-        return str(validate(value))
+        found = find_all(text, asked=field).get(field)
+        if found is not None:
+            return found.normal
+        # Something shaped like the field but wrong ("mi cédula es 1712345670"):
+        # its own reason (check digit…) says more than "only digits".
+        shaped = _SHAPED[field].search(unicodedata.normalize("NFKC", text or ""))
+        if shaped is None or shaped.group(0).strip() == (text or "").strip():
+            raise refused from None
+        return str(validate(shaped.group(0)))
 
 
 _SHAPED = {
