@@ -24,7 +24,7 @@ from actions.form_validation import (
     typed,
     whatsapp_id,
 )
-from actions.slots import CORRECTIONS
+from actions.slots import CORRECTIONS, EMAIL_BY_WHATSAPP
 from buzon import consent, evidence, messages, plain_answers, territory
 from buzon.cases import numbering, routing
 from buzon.clock import utcnow
@@ -99,10 +99,17 @@ def check_phone(value: Any, turn: Turn) -> dict[str, Any]:
 
 
 def check_email(value: Any, turn: Turn) -> dict[str, Any]:
+    by_whatsapp = whatsapp_id(turn.tracker) is not None
+    if turn.entity("contact_preference") == EMAIL_BY_WHATSAPP:
+        # «Seguir sin correo»: only where WhatsApp can tell the citizen instead
+        if by_whatsapp:
+            return turn.accept("email", EMAIL_BY_WHATSAPP)
+        return turn.refuse("email", "no_email")
     if "@" not in turn.text and (turn.intent == "deny" or plain_answers.says_no(turn.text)):
         # "No tengo correo": why it helps and what else to give, not "no parece válido"
-        # (counted like any refusal, so the way out is offered after three)
-        return turn.refuse("email", "no_email")
+        # (counted like any refusal, so the way out is offered after three); on
+        # WhatsApp, going on without one is a button away.
+        return turn.refuse("email", "no_email_whatsapp" if by_whatsapp else "no_email")
     return typed("email", partial(in_sentences.validate_in, "email"))(value, turn)
 
 
@@ -441,5 +448,13 @@ class AskConfirmation(Action):
             canton_name=tracker.get_slot("canton"),
             province_name=tracker.get_slot("province"),
             evidence_label=messages.evidence_label(int(tracker.get_slot("evidence") or 0)),
+            **email_line(tracker),
         )
         return []
+
+
+def email_line(tracker: Any) -> dict[str, str]:
+    """The summary's e-mail line when the citizen chose WhatsApp (the slot's value else)."""
+    if tracker.get_slot("email") == EMAIL_BY_WHATSAPP:
+        return {"email": messages.text("email_by_whatsapp")}
+    return {}

@@ -17,6 +17,7 @@ from actions.form_validation import latest_intent, sent_a_file, whatsapp_id
 from actions.slots import (
     CANCEL_PENDING,
     CASE_SLOTS,
+    EMAIL_BY_WHATSAPP,
     FOLLOWUP_IN_PROGRESS,
     FORGET,
     FORGET_CANCELLED,
@@ -215,7 +216,7 @@ def _draft(tracker: Tracker) -> CaseDraft:
         category=slot("category"),
         cedula=slot("cedula"),
         phone=slot("phone"),
-        email=slot("email"),
+        email=None if slot("email") == EMAIL_BY_WHATSAPP else slot("email"),
         province_code=slot("province_code"),
         canton_code=slot("canton_code"),
         address=slot("address"),
@@ -265,8 +266,10 @@ class FinishCase(Action):
             return [SlotSet("confirmation", None), FollowupAction("case_form")]
         services.deliver_soon()
         kind = tracker.get_slot("case_kind")
+        by_whatsapp = tracker.get_slot("email") == EMAIL_BY_WHATSAPP  # no e-mail given
+        told = "utter_case_registered_by_whatsapp" if by_whatsapp else "utter_case_registered"
         dispatcher.utter_message(
-            response="utter_case_registered",
+            response=told,
             kind_label=kind,
             number=registration.number,
             tracking_key=registration.tracking_key,

@@ -27,6 +27,11 @@ CASE_SLOTS = (
     "failed_attempts",
     "registration_id",
 )
+# The e-mail slot's value when the citizen, writing by WhatsApp, chose to go on
+# without an e-mail («Seguir sin correo»): the confirmation is the chat itself and
+# the notices come by WhatsApp. Never an address (no "@"), and only the button sets
+# it (actions/forms.py, check_email); the registration stores no e-mail.
+EMAIL_BY_WHATSAPP = "whatsapp"
 LOOKUP_SLOTS = ("lookup_case_number", "lookup_key")
 # The follow-up of a case found by a look-up (its number and kind, and what the
 # citizen is adding now).

@@ -18,6 +18,16 @@ a consent that was never given.
 Traceback (most recent call last):
     ...
 buzon.validation.Invalid: cedula_not_digits
+
+Without an e-mail, a case must have come by WhatsApp, which can tell the citizen:
+
+>>> checked(good._replace(email=None), "2026-11-v1", datetime(2026, 11, 23, 10, 5))
+Traceback (most recent call last):
+    ...
+buzon.validation.Invalid: email_empty
+>>> by_whatsapp = good._replace(email=None, channel="whatsapp", whatsapp_id="593987654321")
+>>> checked(by_whatsapp, "2026-11-v1", datetime(2026, 11, 23, 10, 5)).contact_preference
+'whatsapp'
 """
 
 from __future__ import annotations
@@ -44,7 +54,7 @@ class CaseDraft(NamedTuple):
     category: str
     cedula: str
     phone: str
-    email: str
+    email: str | None  # None: told by WhatsApp only, for a case that came by WhatsApp
     province_code: str
     canton_code: str
     address: str
@@ -55,6 +65,11 @@ class CaseDraft(NamedTuple):
     conversation_id: str | None = None  # with registration_id: the files sent for this case
     registration_id: str | None = None
     whatsapp_id: str | None = None  # the WhatsApp number it came from, to notify there
+
+    @property
+    def contact_preference(self) -> str:
+        """How the citizen chose to be told: by e-mail (and WhatsApp), or WhatsApp only."""
+        return "email" if self.email is not None else "whatsapp"
 
 
 def _place(province_code: str, canton_code: str) -> tuple[str, str]:
@@ -84,7 +99,13 @@ def checked(draft: CaseDraft, consent_version: str, now: datetime) -> CaseDraft:
         raise Invalid("consent")
     valid_cedula = cedula.validate(draft.cedula)
     valid_phone = phone.validate(draft.phone)
-    valid_email = email.validate(draft.email)
+    if draft.email is None:
+        # Without an e-mail, only WhatsApp can tell the citizen anything
+        if draft.channel != "whatsapp" or draft.whatsapp_id is None:
+            raise Invalid("email_empty")
+        valid_email = None
+    else:
+        valid_email = email.validate(draft.email)
     province_code, canton_code = _place(draft.province_code, draft.canton_code)
     valid_address = text.validate_address(draft.address)
     valid_description = text.validate_description(draft.description)

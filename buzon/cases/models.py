@@ -30,7 +30,8 @@ class Case(Base):
     cedula_hash = Column(String(64), nullable=False, index=True)
     cedula_enc = Column(Text, nullable=False)
     phone_enc = Column(Text, nullable=False)
-    email_enc = Column(Text, nullable=False)
+    # None when the citizen chose to be told by WhatsApp only (contact_preference)
+    email_enc = Column(Text)
     province_code = Column(String(2), nullable=False)
     canton_code = Column(String(4), nullable=False)
     address_enc = Column(Text, nullable=False)
@@ -46,6 +47,9 @@ class Case(Base):
     closed_at = Column(DateTime())
     # The citizen wrote (an answer, more information, a reopening) since staff last looked.
     has_news = Column(Boolean, nullable=False, default=False)
+    # How the citizen chose to be told: "email" (and WhatsApp too when the case came
+    # by WhatsApp) or "whatsapp" (no e-mail given).
+    contact_preference = Column(String(16), nullable=False, default="email", server_default="email")
     rating = Column(Integer)
     rated_at = Column(DateTime())
     created_at = Column(DateTime(), nullable=False)

@@ -62,7 +62,8 @@ def queue(
     subject, body, whatsapp_text = compose(
         status, case.number, message=message, reason=reason, area_name=routing.area(case.area).name
     )
-    outbox.enqueue(session, cipher, case.id, cipher.decrypt(case.email_enc), subject, body, now)
+    if case.email_enc:  # None when the citizen chose WhatsApp only
+        outbox.enqueue(session, cipher, case.id, cipher.decrypt(case.email_enc), subject, body, now)
     if case.whatsapp_id_enc:
         outbox.enqueue_whatsapp(
             session,

@@ -105,7 +105,8 @@ class CaseStore:
                 cedula_hash=self.cipher.keyed_hash("cedula", draft.cedula),
                 cedula_enc=enc(draft.cedula),
                 phone_enc=enc(draft.phone),
-                email_enc=enc(draft.email),
+                email_enc=enc(draft.email) if draft.email is not None else None,
+                contact_preference=draft.contact_preference,
                 province_code=draft.province_code,
                 canton_code=draft.canton_code,
                 address_enc=enc(draft.address),
@@ -137,7 +138,10 @@ class CaseStore:
                 registration=registration,
                 registered_at=now,
             )
-            outbox.enqueue(session, self.cipher, case.id, draft.email, subject, body, now)
+            if draft.email is not None:
+                outbox.enqueue(session, self.cipher, case.id, draft.email, subject, body, now)
+            # else the citizen chose WhatsApp: the chat that registered the case holds
+            # the number and key, and the notices go there (buzon.cases.notices)
         return registration
 
     def status(self, number: str, tracking_key: str) -> CaseStatus | None:
@@ -184,7 +188,8 @@ class CaseStore:
             "status": case.status,
             "cedula": dec(case.cedula_enc),
             "phone": dec(case.phone_enc),
-            "email": dec(case.email_enc),
+            "email": dec(case.email_enc) if case.email_enc else None,
+            "contact_preference": case.contact_preference,
             "province_code": case.province_code,
             "canton_code": case.canton_code,
             "address": dec(case.address_enc),

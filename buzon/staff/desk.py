@@ -100,7 +100,7 @@ class Page:
 class Identity:
     cedula: str
     phone: str
-    email: str
+    email: str | None  # None: the citizen chose to be told by WhatsApp only
     address: str
 
 
@@ -331,7 +331,7 @@ class CaseDesk:
                 identity = Identity(
                     dec(case.cedula_enc),
                     dec(case.phone_enc),
-                    dec(case.email_enc),
+                    dec(case.email_enc) if case.email_enc else None,
                     dec(case.address_enc),
                 )
                 self.audit.append(session, staff.id, _who(staff), "view_identity", case.number)

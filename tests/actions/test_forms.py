@@ -768,6 +768,7 @@ def test_every_reason_is_exercised_by_the_refusal_table():
     """So the template-variable check of the refusal test covers every reason."""
     exercised = {p.values[2] for p in REFUSALS}
     exercised |= {"case_number", "tracking_key"}  # the status form's, tested below
+    exercised |= {"no_email_whatsapp"}  # on WhatsApp only, tested below
     assert reasons_in_sources() <= exercised
 
 
@@ -1007,3 +1008,53 @@ def test_a_correction_that_names_its_value_takes_it(typed, label, expected):
     for slot, value in expected.items():
         assert outcome.slots[slot] == value, slot
     assert outcome.slots["confirmation"] is None  # the summary again, to confirm
+
+
+# --- no e-mail: on WhatsApp the citizen may go on without one -------------------------
+
+ON_WHATSAPP = dict(input_channel="whatsapp", metadata={"wa_id": "593981234567"})
+WITHOUT_EMAIL = '/inform{"contact_preference":"whatsapp"}'
+
+
+def test_no_email_on_whatsapp_offers_to_go_on_without_one():
+    from actions.slots import EMAIL_BY_WHATSAPP
+
+    told = case_answer(
+        "email", "no tengo correo", given={**CASE, "email": None}, intent="deny", **ON_WHATSAPP
+    )
+    assert told.responses == ["utter_invalid_no_email_whatsapp"]
+    assert told.slots["email"] is None and told.slots["failed_attempts"] == {"email": 1}
+    button = DOMAIN["responses"]["utter_invalid_no_email_whatsapp"][0]["buttons"][0]
+    assert button["payload"].replace("{{", "{").replace("}}", "}") == WITHOUT_EMAIL
+    tapped = case_answer(
+        "email",
+        WITHOUT_EMAIL,
+        given={**CASE, "email": None, "failed_attempts": {"email": 1}},
+        entities=[{"entity": "contact_preference", "value": "whatsapp"}],
+        **ON_WHATSAPP,
+    )
+    assert tapped.responses == []
+    assert tapped.slots["email"] == EMAIL_BY_WHATSAPP
+    assert tapped.slots["failed_attempts"] == {}  # the question is answered
+
+
+def test_no_email_on_the_web_asks_for_a_relatives_and_cannot_go_on_without():
+    told = case_answer("email", "no tengo correo", given={**CASE, "email": None}, intent="deny")
+    assert told.responses == ["utter_invalid_no_email"]
+    forged = case_answer(
+        "email",
+        WITHOUT_EMAIL,
+        given={**CASE, "email": None},
+        entities=[{"entity": "contact_preference", "value": "whatsapp"}],
+    )
+    assert forged.slots["email"] is None and forged.responses == ["utter_invalid_no_email"]
+
+
+def test_the_summary_says_the_citizen_will_be_told_by_whatsapp():
+    from actions.slots import EMAIL_BY_WHATSAPP
+    from buzon import messages
+
+    summary = ask(AskConfirmation(), **{**CASE, "email": EMAIL_BY_WHATSAPP})
+    shown = summary.sent("utter_ask_confirmation")
+    assert shown["email"] == messages.text("email_by_whatsapp")
+    assert "@" not in shown["email"]

@@ -329,6 +329,44 @@ def test_a_whatsapp_case_keeps_its_number_for_the_notices(live_services, channel
     assert live_services.store().reveal(number)["whatsapp_id"] == kept
 
 
+def test_a_whatsapp_case_without_email_is_told_there_and_records_the_choice(live_services):
+    from actions.slots import EMAIL_BY_WHATSAPP
+    from buzon.outbox import OutboxMessage
+
+    outcome = finish(
+        {**confirmed(), "email": EMAIL_BY_WHATSAPP},
+        input_channel="whatsapp",
+        metadata={"wa_id": "593991234567"},
+    )
+    assert outcome.responses == [
+        "utter_case_registered_by_whatsapp",
+        "utter_case_registered_queja_note",
+    ]
+    told = outcome.sent("utter_case_registered_by_whatsapp")
+    stored = live_services.store().reveal(told["number"])
+    assert stored["email"] is None and stored["contact_preference"] == "whatsapp"
+    assert stored["whatsapp_id"] == "593991234567"
+    store = live_services.store()
+    with store._session() as session:  # no confirmation e-mail to nobody
+        queued = session.query(OutboxMessage).filter_by(case_id=_case_id(store, told["number"]))
+        assert queued.count() == 0
+
+
+def test_no_email_outside_whatsapp_is_refused_at_registration(live_services):
+    from actions.slots import EMAIL_BY_WHATSAPP
+
+    outcome = finish({**confirmed(), "email": EMAIL_BY_WHATSAPP}, input_channel="socketio")
+    assert outcome.responses == ["utter_case_field_refused", "utter_invalid_email_empty"]
+    assert outcome.changes["email"] is None and outcome.changes["confirmation"] is None
+
+
+def _case_id(store, number):
+    from buzon.cases.models import Case
+
+    with store._session() as session:
+        return session.query(Case.id).filter_by(number=number).scalar()
+
+
 def test_refused_consent_forgets_everything():
     outcome = finish(
         {"case_kind": "queja", "description_start": STORY, "consent": False}, intent="deny"

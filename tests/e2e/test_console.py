@@ -51,6 +51,14 @@ def console(tmp_path_factory):
             )
         ).number,
     }
+    server.cases["sin_correo"] = store.register(
+        draft(
+            **{**people, "email": None},
+            channel="whatsapp",
+            whatsapp_id="593987650001",
+            description="No me dan turno para traumatología desde agosto.",
+        )
+    ).number
     EvidenceStore(engine, cipher).add(
         "conv-console", "r1", "denuncia", "foto.png", synthetic_files.png()
     )
@@ -90,6 +98,17 @@ def test_an_analyst_never_sees_another_areas_cases(console):
     mine = console.api(token, "GET", f"/cases/{console.cases['salud']}").json()
     assert mine["identity"]["cedula"] == CEDULA  # an analyst works with the contact data
     assert console.api(token, "GET", "/cases/IESS-Q-2099-000001").status_code == 404
+
+
+def test_a_case_without_email_shows_the_whatsapp_choice_not_a_blank(console):
+    analyst = member(console, "analista", "salud")
+    number = console.cases["sin_correo"]
+    seen = console.api(console.token(analyst), "GET", f"/cases/{number}").json()
+    assert seen["identity"]["email"] is None and seen["identity"]["phone"] == PHONE
+    page = console.browser_session(analyst).get(f"{console.url}/cases/{number}", timeout=30)
+    assert page.status_code == 200
+    contact = page.text.split('id="h-persona"')[1].split("</section>")[0]
+    assert "WhatsApp" in contact and "None" not in contact
 
 
 def test_an_investigator_never_sees_the_denunciante_until_a_custodian_approves(console):

@@ -446,3 +446,41 @@ def test_a_young_worker_types_everything_the_way_people_do_on_whatsapp(bot):
     assert case["category"] == "denuncia_coima" and case["canton_code"] == "0907"
     assert case["address"] == "no se el numero, junto al mercado de duran"
     assert case["description"].startswith(story)
+
+
+def test_a_citizen_without_email_goes_on_and_is_told_by_whatsapp(bot):
+    """«No tengo correo», then «Seguir sin correo»: the case is registered, the choice
+    recorded, no e-mail queued, and the number and key stay in the chat."""
+    citizen = Citizen(bot)
+    citizen.send(citizen.text("hola"), offers("/register_queja"))
+    citizen.send(citizen.tap("/register_queja", "list_reply"), offers("/affirm"))
+    citizen.send(citizen.tap("/affirm"), says("cédula"))
+    one_tap = '/inform{"phone_source":"whatsapp"}'
+    citizen.send(citizen.text(CEDULA), offers(one_tap))
+    citizen.send(citizen.tap(one_tap), says("correo"))
+    without = '/inform{"contact_preference":"whatsapp"}'
+    offered = citizen.send(citizen.text("no tengo correo mijo"), offers(without))
+    assert "familiar" in said(offered) and "button" in kinds(offered)
+    citizen.send(citizen.tap(without), says("provincia"))
+    citizen.send(citizen.text("duran"), says("calle y número"))
+    citizen.send(citizen.text(ADDRESS), says("Cuéntenos qué pasó"))
+    categories = citizen.send(citizen.text(STORY), offers('/inform{"category":"queja_turnos"}'))
+    assert "list" in kinds(categories)
+    citizen.send(citizen.tap('/inform{"category":"queja_turnos"}', "list_reply"), offers("/deny"))
+    summary = citizen.send(citizen.text("no"), says("Revise sus datos"))
+    assert "WhatsApp" in said(summary) and "None" not in said(summary)
+    done = citizen.send(citizen.tap("/affirm"), says("IESS-Q-", "por este WhatsApp"))
+    number = re.search(r"IESS-Q-\d{4}-\d{6}", said(done)).group(0)
+    assert re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", said(done))  # the key, here
+    case = bot.store.reveal(number)
+    assert case["email"] is None and case["contact_preference"] == "whatsapp"
+    assert case["whatsapp_id"] == citizen.wa_id and case["phone"] == f"+{citizen.wa_id}"
+    with bot.store.engine.connect() as connection:
+        queued = connection.execute(
+            sql(
+                "SELECT count(*) FROM outbox JOIN cases ON cases.id = outbox.case_id"
+                " WHERE cases.number = :n"
+            ),
+            {"n": number},
+        ).scalar()
+    assert queued == 0  # no confirmation e-mail to nobody

@@ -254,6 +254,19 @@ def test_a_whatsapp_case_queues_its_notices_for_the_worker(engine, cipher, staff
     assert "¿Qué día fue?" in recorder.sent[-1][1]
 
 
+def test_a_case_without_email_is_told_only_by_whatsapp(engine, cipher, staff):
+    registration = register(
+        engine, cipher, email=None, channel="whatsapp", whatsapp_id="593991112244"
+    )
+    the_desk = desk(engine, cipher)
+    the_desk.ask_citizen(staff["analyst"], registration.number, "¿Qué día fue?")
+    [question] = notices_of(engine, registration.number)  # no confirmation e-mail either
+    assert question.channel == "whatsapp"
+    assert cipher.decrypt(question.recipient_enc) == "593991112244"
+    seen = the_desk.open(staff["analyst"], registration.number)
+    assert seen.identity is not None and seen.identity.email is None
+
+
 def engine_dir():
     import tempfile
     from pathlib import Path
