@@ -105,7 +105,11 @@ def check_email(value: Any, turn: Turn) -> dict[str, Any]:
         if by_whatsapp:
             return turn.accept("email", EMAIL_BY_WHATSAPP)
         return turn.refuse("email", "no_email")
-    if "@" not in turn.text and (turn.intent == "deny" or plain_answers.says_no(turn.text)):
+    if "@" not in turn.text and (
+        turn.intent == "deny"
+        or plain_answers.says_no(turn.text)
+        or plain_answers.says_without(turn.text)
+    ):
         # "No tengo correo": why it helps and what else to give, not "no parece válido"
         # (counted like any refusal, so the way out is offered after three); on
         # WhatsApp, going on without one is a button away.

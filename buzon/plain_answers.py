@@ -87,6 +87,15 @@ def says_no(text: str) -> bool:
     return any(word in _lists()["no_words"] for word in words(text))
 
 
+def says_without(text: str) -> bool:
+    """A word of going without ("sin correo").
+
+    >>> says_without("Seguir sin correo"), says_without("sinchi@example.com")
+    (True, False)
+    """
+    return any(word in _lists()["without_words"] for word in words(text))
+
+
 def says_cancel(text: str) -> bool:
     """A word or phrase of stopping ("cancelar", "salir", "ya no quiero"…)."""
     found = words(text)

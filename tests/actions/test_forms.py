@@ -1016,6 +1016,14 @@ ON_WHATSAPP = dict(input_channel="whatsapp", metadata={"wa_id": "593981234567"})
 WITHOUT_EMAIL = '/inform{"contact_preference":"whatsapp"}'
 
 
+@pytest.mark.parametrize("typed", ["sin correo", "seguir sin correo", "no uso eso"])
+def test_any_wording_of_no_email_gets_the_offer_whatever_the_nlu_read(typed):
+    told = case_answer(
+        "email", typed, given={**CASE, "email": None}, intent="inform", **ON_WHATSAPP
+    )
+    assert told.responses == ["utter_invalid_no_email_whatsapp"]
+
+
 def test_no_email_on_whatsapp_offers_to_go_on_without_one():
     from actions.slots import EMAIL_BY_WHATSAPP
 
