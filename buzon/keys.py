@@ -4,9 +4,9 @@
 rotate (README, "Security and privacy"):
 
 1. put a new key in front (``new,old``) and restart every process;
-2. ``make reencrypt`` re-encrypts every stored value with the new key: here the
-   cases, the outbox and the evidence; the conversation history through
-   :mod:`persistence.keys`;
+2. ``make reencrypt`` re-encrypts every stored value with the new key: here every
+   ``*_enc`` column of every table (cases, timeline, reveal requests, staff second
+   factors, outbox, evidence); the conversation history through :mod:`persistence.keys`;
 3. ``python -m buzon.keys status`` shows, per key id, how many values it still
    encrypts; once the older keys encrypt nothing they may be removed, except the
    last one of the list, the index key of the lookup hashes.
@@ -30,28 +30,33 @@ import collections
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import LargeBinary, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from buzon.cases.models import Case
 from buzon.crypto import FieldCipher
-from buzon.db import session_factory
-from buzon.evidence import Evidence
-from buzon.outbox import OutboxMessage
+from buzon.db import Base, session_factory
 
-# Every encrypted column of the case database.
-ENCRYPTED_TEXT: tuple[InstrumentedAttribute, ...] = (
-    Case.cedula_enc,
-    Case.phone_enc,
-    Case.email_enc,
-    Case.address_enc,
-    Case.description_enc,
-    OutboxMessage.recipient_enc,
-    OutboxMessage.body_enc,
-    Evidence.name_enc,
-)
-ENCRYPTED_BYTES: tuple[InstrumentedAttribute, ...] = (Evidence.content_enc,)
+
+def _encrypted_columns() -> tuple[list[InstrumentedAttribute], list[InstrumentedAttribute]]:
+    """Every encrypted column of the case database: by convention, every ``*_enc``
+    column of every table (:mod:`buzon.schema` imports them all), text and bytes apart.
+    Found, not listed, so that a column added later cannot be left on an old key."""
+    from buzon import schema  # noqa: F401  (every table is mapped)
+
+    text: list[InstrumentedAttribute] = []
+    raw: list[InstrumentedAttribute] = []
+    for mapper in sorted(Base.registry.mappers, key=lambda m: m.local_table.name):
+        for column in mapper.columns:
+            if column.key.endswith("_enc"):
+                attribute = getattr(mapper.class_, column.key)
+                (raw if isinstance(column.type, LargeBinary) else text).append(attribute)
+    return text, raw
+
+
+_TEXT, _BYTES = _encrypted_columns()
+ENCRYPTED_TEXT: tuple[InstrumentedAttribute, ...] = tuple(_TEXT)
+ENCRYPTED_BYTES: tuple[InstrumentedAttribute, ...] = tuple(_BYTES)
 BATCH = 200
 
 

@@ -77,3 +77,69 @@ def test_the_conversation_history_is_rotated_too(tmp_path, wired):
         rotated.cipher.key_ids[0]: 2
     }
     assert asyncio.run(store.retrieve("rotando")).get_slot("cedula") == "1711774410"
+
+
+def test_every_encrypted_column_of_every_table_moves_and_survives_dropping_the_old_key(tmp_path):
+    """Cases, WhatsApp numbers, timeline notes and messages, reveal reasons, staff
+    second factors, outbox, evidence: after reencrypt nothing needs the old key."""
+    from sqlalchemy import select
+
+    from buzon import db
+    from buzon.audit import AuditLog
+    from buzon.staff.accounts import AccountStore
+    from buzon.staff.desk import CaseDesk
+
+    url = f"sqlite:///{tmp_path / 'rotation.db'}"
+    db.migrate(url)
+    engine = db.make_engine(url)
+    old, newest, index = new_key(), new_key(), new_key()
+    before = crypto.FieldCipher(f"{old},{index}")
+    now = datetime.utcnow()
+    store = CaseStore(engine, before)
+    queja = store.register(
+        draft(consent_at=now, channel="whatsapp", whatsapp_id="593991112255", email=None)
+    )
+    denuncia = store.register(draft(kind="denuncia", category="denuncia_coima", consent_at=now))
+    EvidenceStore(engine, before).add("c", "r", "queja", "foto.png", synthetic_files.png())
+    accounts = AccountStore(engine, before)
+
+    def member(role, areas=()):
+        email = f"{role}@iess.gob.ec"
+        return accounts.save(email, role, list(areas), "una clave larga y segura").account.staff
+
+    analyst, investigator, custodian = (
+        member("analista", ["salud"]), member("investigador"), member("custodio")
+    )  # fmt: skip
+    desk = CaseDesk(engine, before, AuditLog(engine, before))
+    desk.add_note(analyst, queja.number, "Llamar al hospital")
+    desk.ask_citizen(analyst, queja.number, "¿Qué día fue?")
+    desk.recategorise(analyst, queja.number, "queja_tiempo_espera", "Es espera, no turno")
+    request = desk.request_reveal(investigator, denuncia.number, "Citarla como testigo")
+    desk.decide_reveal(custodian, request, approve=False, reason="No corresponde")
+
+    after = crypto.FieldCipher(f"{newest},{old},{index}")
+    assert keys.reencrypt(engine, after) > 0
+    dropped = crypto.FieldCipher(f"{newest},{index}")  # the old key is gone
+    assert keys.status(engine, dropped)[None] == 0  # nothing only the old key reads
+    # Every value of every table that any configured key reads, found without the
+    # module's own list of columns: each must now be on the newest key.
+    from sqlalchemy import LargeBinary, Text
+
+    from buzon import schema
+
+    encrypted_columns = set()
+    with engine.connect() as connection:
+        for table in schema.metadata.sorted_tables:
+            for column in table.columns:
+                if not isinstance(column.type, (Text, LargeBinary)):
+                    continue
+                for value in connection.execute(select(column).where(column.isnot(None))):
+                    token = bytes(value[0]) if isinstance(value[0], memoryview) else value[0]
+                    if after.key_id_of(token) is not None:
+                        encrypted_columns.add(f"{table.name}.{column.name}")
+                        assert dropped.key_id_of(token) == dropped.key_ids[0], column
+    listed = keys.ENCRYPTED_TEXT + keys.ENCRYPTED_BYTES
+    covered = {f"{c.class_.__tablename__}.{c.key}" for c in listed}
+    assert encrypted_columns == covered  # and the test stored something in each
+    assert CaseStore(engine, dropped).reveal(queja.number)["whatsapp_id"] == "593991112255"
+    assert AccountStore(engine, dropped).totp_now(custodian.id)  # still signs in
