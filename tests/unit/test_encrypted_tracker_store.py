@@ -134,3 +134,10 @@ def test_the_production_profile_refuses_to_start_without_a_key(tmp_path, wired, 
     with pytest.raises(wiring.MissingKey):
         EncryptedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "t.db"))
     assert not (tmp_path / "var" / "case_encryption.key").exists()
+
+
+def test_the_embedded_sqlite_store_writes_ahead_and_syncs_at_checkpoints(store, tmp_path):
+    save(store, "rapida", [UserUttered("hola", {"name": "greet"})])
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL

@@ -49,3 +49,21 @@ def test_a_model_file_naming_any_other_callable_is_refused(tmp_path):
     sio.dump({"intents": operator.attrgetter, "families": None}, path)
     with pytest.raises(UntrustedModel):
         read_model(path)
+
+
+def test_features_are_computed_once_when_both_classifiers_read_the_same(model):
+    assert model._shared_features
+    messages = ["me vendieron la insulina", "hola", "no hay pastillas"]
+    once = model.rank(messages)
+    separately = IntentModel(model.intents, model.families)
+    separately.__dict__["_shared_features"] = False  # each pipeline its own features
+    assert once == separately.rank(messages)
+
+
+def test_classifiers_fitted_on_other_texts_do_not_share_features(model):
+    other = IntentModel.train(
+        TEXTS + ["otra cosa distinta"] * 6, INTENTS + ["greet"] * 6, {"calibration_folds": 3}
+    )
+    mixed = IntentModel(model.intents, other.families)
+    assert not mixed._shared_features
+    assert mixed.rank(["me vendieron la insulina"])[0][0][0] == "denuncia_venta_medicamentos"
