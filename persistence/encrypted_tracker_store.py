@@ -96,6 +96,19 @@ class EncryptedEvent(_Base):
     data = sa.Column(EncryptedText)
 
 
+def _row(sender_id: str, event: Any) -> dict[str, Any]:
+    """The ``events`` row of one event, as Rasa's SQL tracker store writes it."""
+    data = event.as_dict()
+    return {
+        "sender_id": sender_id,
+        "type_name": event.type_name,
+        "timestamp": data.get("timestamp"),
+        "intent_name": data.get("parse_data", {}).get("intent", {}).get("name"),
+        "action_name": data.get("name"),
+        "data": json.dumps(data),
+    }
+
+
 def _latest_turn(tracker: DialogueStateTracker) -> list:
     """The events since the citizen last wrote (what this save adds)."""
     turn = []
@@ -128,7 +141,15 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
         wiring.check()  # a missing or malformed key stops the server here, not later
         super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "sqlite":
+            # Rasa's SQLite engine opens a connection per read or write (SQLAlchemy 1.4's
+            # NullPool for files): keep them, in write-ahead mode (make bench measured both)
+            url = self.engine.url
+            self.engine.dispose()
+            self.engine = sa.create_engine(
+                url, poolclass=sa.pool.QueuePool, connect_args={"check_same_thread": False}
+            )
             sa.event.listen(self.engine, "connect", _write_ahead_log)
+            self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         try:
@@ -136,8 +157,30 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
         except sa.exc.OperationalError:  # the database is unreachable, not "no conversation"
             raise TrackerStoreUnavailable() from None
 
+    async def _retrieve(
+        self, sender_id: str, fetch_events_from_all_sessions: bool
+    ) -> DialogueStateTracker | None:
+        """Rasa's, reading only the ``data`` column: no ORM object per event (a
+        registration's conversation has about 150 events, read on every turn)."""
+        with self.session_scope() as session:
+            query = self._event_query(session, sender_id, fetch_events_from_all_sessions)
+            events = [json.loads(data) for (data,) in query.with_entities(self.SQLEvent.data)]
+        if self.domain and events:
+            return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        return None
+
     async def save(self, tracker: DialogueStateTracker) -> None:
-        await super().save(tracker)
+        """Rasa's, with the new events inserted in one statement rather than one ORM
+        object each; then the conversation is forgotten when the turn asked for it."""
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            rows = [
+                _row(tracker.sender_id, event)
+                for event in self._additional_events(session, tracker)
+            ]
+            if rows:
+                session.execute(sa.insert(self.SQLEvent.__table__), rows)
+            session.commit()
         if any(
             isinstance(e, SlotSet) and e.key == conversation_privacy.FORGET_SLOT and e.value
             for e in _latest_turn(tracker)

@@ -141,3 +141,35 @@ def test_the_embedded_sqlite_store_writes_ahead_and_syncs_at_checkpoints(store, 
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    import sqlalchemy
+
+    assert isinstance(store.engine.pool, sqlalchemy.pool.QueuePool)  # connections kept
+
+
+def test_rows_are_the_ones_rasas_own_sql_store_writes_and_read_back_alike(store, tmp_path):
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    events = [
+        UserUttered("hola", {"name": "greet", "confidence": 0.9}),
+        ActionExecuted("utter_greet"),
+        BotUttered("Hola"),
+        SlotSet("cedula", CEDULA),
+        UserUttered("otra", {"name": "inform"}),
+    ]
+    stock = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "stock.db"))
+    for target in (store, stock):
+        tracker = DialogueStateTracker("igual", DOMAIN.slots)
+        for event in events[:3]:
+            tracker.update(event)
+        asyncio.run(target.save(tracker))  # two saves: only the new events are added
+        tracker = asyncio.run(target.retrieve("igual"))
+        for event in events[3:]:
+            tracker.update(event)
+        asyncio.run(target.save(tracker))
+    columns = "sender_id, type_name, timestamp, intent_name, action_name"
+    ours = sqlite3.connect(tmp_path / "t.db").execute(f"SELECT {columns} FROM events").fetchall()
+    theirs = sqlite3.connect(tmp_path / "stock.db").execute(f"SELECT {columns} FROM events")
+    assert ours == theirs.fetchall() and len(ours) == len(events)
+    read = asyncio.run(store.retrieve("igual"))
+    assert read.current_state() == asyncio.run(stock.retrieve("igual")).current_state()
+    assert read.get_slot("cedula") == CEDULA
