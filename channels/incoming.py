@@ -14,7 +14,9 @@
   es …") loses its slashes and is read as text: Rasa would otherwise log the
   whole line in a warning, and a typed payload could inject an intent.
 - :func:`handle` runs the turn and turns an unreachable action server
-  (:class:`~channels.server_hardening.ActionServerUnavailable`) or any other
+  (:class:`~channels.server_hardening.ActionServerUnavailable`), an unreachable
+  conversation store
+  (:class:`~persistence.encrypted_tracker_store.TrackerStoreUnavailable`) or any other
   failure into ``utter_service_busy``, never a silence and never a log line
   with the citizen's text.
 
@@ -41,6 +43,7 @@ from unidecode import unidecode
 from buzon import plain_answers
 from buzon.cases import routing
 from channels.server_hardening import ActionServerUnavailable
+from persistence.encrypted_tracker_store import TrackerStoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +187,7 @@ async def handle(
             await reply(output, sender_id, agent, admitted.reply)
             return
         await on_new_message(UserMessage(admitted.text, output, sender_id, **message_args))
-    except ActionServerUnavailable:
+    except (ActionServerUnavailable, TrackerStoreUnavailable):
         await reply(output, sender_id, agent, BUSY)
     except Exception as error:  # never the message, never a trace with it
         logger.error(
