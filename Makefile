@@ -27,11 +27,13 @@ endif
 WHATSAPP_VARS := WHATSAPP_VERIFY_TOKEN WHATSAPP_APP_SECRET WHATSAPP_ACCESS_TOKEN WHATSAPP_PHONE_NUMBER_ID WHATSAPP_API_URL
 $(foreach var,$(WHATSAPP_VARS),$(eval export $(var) ?=))
 
-.PHONY: help install run shell train migrate purge reencrypt key-status staff-admin staff-user audit-verify lint format types validate test test-unit nlu-report nlu-compare test-nlu test-conversations test-e2e test-web web-install browser clean
+.PHONY: help install run run-production nginx shell train migrate purge reencrypt key-status staff-admin staff-user audit-verify lint format types validate test test-unit nlu-report nlu-compare test-nlu test-conversations test-e2e test-web web-install browser clean
 
 help:
 	@echo "make run    - set up, train when needed and start the bot (http://localhost:5005)"
 	@echo "make test   - every test: data validation, unit, conversation and end-to-end"
+	@echo "make run-production - the production topology on this machine: nginx, 2 Rasa and"
+	@echo "             2 action servers, workers, PostgreSQL and Redis (README, Production topology)"
 	@echo "make shell  - talk to the bot in the terminal (rasa shell)"
 	@echo "make train  - train the model"
 	@echo "make lint / make types / make format - ruff and mypy (run first by make test)"
@@ -64,6 +66,11 @@ web-install: $(WEB_DEPS)
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver > /dev/null)
+
+# Debian's nginx, in front of the production topology (never a downloaded build).
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || \
+	  (apt-get update -qq && apt-get install -y -qq nginx-light > /dev/null)
 
 data/nlu/lookups.yml: buzon/data/dpa.csv buzon/data/dpa_aliases.csv buzon/territory.py scripts/generate_lookups.py | $(STAMP)
 	$(call quietly,generating the NLU lookup tables from the territorial list,$(PY) scripts/generate_lookups.py)
@@ -125,6 +132,11 @@ types: $(STAMP)
 run: $(MODEL) migrate $(WEB_DEPS)
 	@scripts/run.sh
 
+# nginx, two Rasa servers and two action servers, the workers and the console, on the
+# local PostgreSQL and Redis (or those the environment names); scripts/run-production.sh.
+run-production: $(MODEL) $(WEB_DEPS) nginx
+	@scripts/run-production.sh
+
 shell: $(MODEL) migrate
 	@scripts/run.sh shell
 
@@ -134,7 +146,7 @@ test-unit: $(STAMP) data/nlu/lookups.yml
 test-conversations: $(MODEL)
 	$(RASA) test core --model $(MODEL) --stories tests/conversations --out results/conversations --fail-on-prediction-errors
 
-test-e2e: $(MODEL)
+test-e2e: $(MODEL) nginx
 	$(PY) -m pytest -q tests/e2e
 
 test-web: $(MODEL) $(WEB_DEPS) browser

@@ -1,0 +1,532 @@
+"""The production topology (``scripts/run-production.sh``) under load and under faults.
+
+nginx in front of two Rasa servers and two action servers, two outbox workers, the
+retention worker and the console, on a PostgreSQL and a Redis of the test's own
+(tests/e2e/topology.py). Citizens talk to it as the web page's widget does: the
+page's cookie, then socket.io through nginx (websocket, and long polling for some).
+
+- What nginx exposes, its body limits, its per-address rate limit, the console on
+  its internal listener trusting the forwarded address only from nginx, and the
+  runtime role's rights (rows only; the deploy step migrated).
+- 50 conversations at once, each registering a queja: every turn answered, in
+  order; case numbers unique and all in the database; both Rasa servers served;
+  every confirmation e-mail delivered once although two workers and two action
+  servers send.
+- An evidence file uploaded through one Rasa server is seen by the other.
+- Faults, one at a time, during 10 conversations: Redis restarted, PostgreSQL
+  restarted, an action server killed and started again, SMTP down, a Rasa server
+  killed. Every citizen ends with a case; what went wrong was answered with "try
+  again" (or "not registered"), never with silence or a lost answer.
+- A SIGTERM to the start script stops every process.
+"""
+
+from __future__ import annotations
+
+import http.client
+import shutil
+import signal
+import socket
+import time
+from collections import Counter
+
+import psycopg2
+import pytest
+import requests
+from sqlalchemy import text
+
+from buzon import crypto, db
+from buzon.cases.store import CaseStore
+from tests import synthetic_files
+from tests.e2e.fake_graph_api import FakeGraphApi
+from tests.e2e.topology import (
+    PG_BIN,
+    Citizen,
+    PrivatePostgres,
+    PrivateRedis,
+    SmtpServer,
+    Topology,
+    port_of,
+    run_citizens,
+    says,
+    session_from,
+    upstream_of,
+)
+
+pytestmark = pytest.mark.e2e
+
+VERIFY_TOKEN, APP_SECRET = "verificacion-topologia", "secreto-topologia"
+ACCESS_TOKEN, PHONE_NUMBER_ID = "token-graph-topologia", "100200300"
+FAULT_CITIZENS = 10
+
+
+@pytest.fixture(scope="module")
+def topology():
+    for needed in ("redis-server", "runuser"):
+        if shutil.which(needed) is None:
+            pytest.skip(f"{needed} is not installed")
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip("PostgreSQL 15's initdb is not installed")
+    if shutil.which("nginx") is None and not shutil.which("nginx", path="/usr/sbin"):
+        pytest.skip("nginx is not installed (make nginx)")
+    postgres = PrivatePostgres().start()
+    redis = PrivateRedis().start()
+    smtp = SmtpServer().start()
+    graph = FakeGraphApi(ACCESS_TOKEN, PHONE_NUMBER_ID).start()
+    whatsapp = {
+        "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+        "WHATSAPP_APP_SECRET": APP_SECRET,
+        "WHATSAPP_ACCESS_TOKEN": ACCESS_TOKEN,
+        "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+        "WHATSAPP_API_URL": graph.api_url,
+    }
+    topo = Topology(postgres, redis.port, smtp.port, whatsapp)
+    topo.redis, topo.smtp = redis, smtp
+    try:
+        topo.start()
+        topo.store = CaseStore(db.make_engine(topo.owner_cases_url), crypto.FieldCipher(topo.key))
+        yield topo
+    finally:
+        topo.destroy()
+        graph.stop()
+        smtp.stop()
+        redis.destroy()
+        postgres.destroy()
+
+
+def case_numbers(topo: Topology) -> list[str]:
+    with topo.store.engine.connect() as connection:
+        return [row[0] for row in connection.execute(text("SELECT number FROM cases"))]
+
+
+def wait_for_mails(topo: Topology, numbers, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if all(topo.smtp.mailbox.count(n) >= 1 for n in numbers):
+            return
+        time.sleep(0.5)
+
+
+def assert_registered_once_each(topo: Topology, citizens: list[Citizen], failures, before):
+    assert failures == {}, {i: repr(e) for i, e in failures.items()}
+    numbers = [c.case_number for c in citizens]
+    assert len(set(numbers)) == len(citizens), "a case number was given twice"
+    stored = set(case_numbers(topo)) - before
+    assert set(numbers) <= stored, "a case the citizen was told about is not stored"
+    for citizen in citizens:
+        assert citizen.answered_in_order(), citizen.turns
+        assert topo.store.numbers_for_cedula(citizen.cedula) == [citizen.case_number]
+    wait_for_mails(topo, numbers, 90)
+    time.sleep(2)  # a second send would have happened by now (workers pass every second)
+    for citizen in citizens:
+        assert topo.smtp.mailbox.to_of(citizen.case_number) == [citizen.email]
+
+
+def head_only(port: int, path: str, length: int, source: str = "127.0.0.1") -> int:
+    """The status nginx answers to a POST announcing ``length`` bytes, before any is sent."""
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=10, source_address=(source, 0)
+    )
+    connection.putrequest("POST", path)
+    connection.putheader("Content-Type", "application/octet-stream")
+    connection.putheader("Content-Length", str(length))
+    connection.endheaders()
+    status = connection.getresponse().status
+    connection.close()
+    return status
+
+
+# --- what is exposed where ---------------------------------------------------------------
+
+
+def test_the_public_side_exposes_only_the_page_socketio_and_whatsapp(topology):
+    url = topology.public_url
+    page = requests.get(f"{url}/webhooks/web/", timeout=10)
+    assert page.status_code == 200 and "buzon_chat=" in page.headers["Set-Cookie"]
+    for name in ("X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy"):
+        assert page.raw.headers.getlist(name) and len(page.raw.headers.getlist(name)) == 1, name
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert len(page.raw.headers.getlist("Content-Security-Policy")) == 1
+    assert page.headers["Server"] == "nginx"  # server_tokens off: no version
+    assert "Strict-Transport-Security" not in page.headers  # no TLS here
+    static = requests.get(f"{url}/webhooks/web/static/site.css", timeout=10)
+    assert static.status_code == 200 and static.headers["X-Frame-Options"] == "DENY"
+    polling = requests.get(f"{url}/socket.io/?EIO=4&transport=polling", timeout=10)
+    assert polling.status_code == 200 and polling.text.startswith("0{")
+    verified = requests.get(
+        f"{url}/webhooks/whatsapp/webhook",
+        params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "42"},
+        timeout=10,
+    )
+    assert verified.status_code == 200 and verified.text == "42"
+    wrong = requests.get(
+        f"{url}/webhooks/whatsapp/webhook",
+        params={"hub.mode": "subscribe", "hub.verify_token": "otro", "hub.challenge": "42"},
+        timeout=10,
+    )
+    assert wrong.status_code == 403
+
+    for path in (
+        "/webhooks/rest/webhook",
+        "/conversations/x/tracker",
+        "/model",
+        "/status",
+        "/version",
+        "/webhooks/whatsapp/",
+        "/webhooks/socketio/webhook",
+        "/login",
+        "/api/v1/openapi.json",
+    ):
+        answer = requests.get(url + path, timeout=10)
+        assert answer.status_code == 404, path
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    rest = requests.post(
+        f"{url}/webhooks/rest/webhook", json={"sender": "x", "message": "hola"}, timeout=10
+    )
+    assert rest.status_code == 404
+
+
+def test_request_bodies_are_limited_per_route(topology):
+    port = topology.public_port
+    assert head_only(port, "/socket.io/?EIO=4&transport=polling", 70 * 1024) == 413
+    assert head_only(port, "/webhooks/whatsapp/webhook", 1024 * 1024 + 1) == 413
+    assert head_only(port, "/webhooks/web/upload", 22 * 1024 * 1024) == 413
+    # 1.5 MB passes nginx (a denuncia takes 20 MB) and reaches the app, which refuses a
+    # file without the page's cookie after reading no more than 64 KB.
+    big = requests.post(
+        f"{topology.public_url}/webhooks/web/upload",
+        files={"file": ("x.png", b"0" * 1_500_000, "image/png"), "sender": (None, "0" * 40)},
+        timeout=30,
+    )
+    assert big.status_code == 403
+
+
+def test_one_address_flooding_is_refused_while_others_are_served(topology):
+    flooder = http.client.HTTPConnection(
+        "127.0.0.1", topology.public_port, timeout=10, source_address=("127.0.0.9", 0)
+    )
+    statuses = []
+    for _ in range(1000):
+        flooder.request("GET", "/webhooks/web/static/nothing-here")
+        answer = flooder.getresponse()
+        answer.read()
+        statuses.append(answer.status)
+        if answer.will_close:
+            flooder.close()
+    assert statuses[:400] == [404] * 400  # the burst a crowd behind one address needs
+    assert statuses.count(429) > 100, statuses.count(404)
+    other = http.client.HTTPConnection(
+        "127.0.0.1", topology.public_port, timeout=10, source_address=("127.0.0.10", 0)
+    )
+    other.request("GET", "/webhooks/web/")
+    assert other.getresponse().status == 200
+
+
+def test_the_console_is_internal_and_trusts_the_forwarded_address_only_from_nginx(topology):
+    assert requests.get(f"{topology.public_url}/login", timeout=10).status_code == 404
+    assert requests.get(f"{topology.staff_url}/login", timeout=10).status_code == 200
+
+    def sign_in(base: str, source: str, forwarded: str | None = None) -> int:
+        session = session_from(source)
+        headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+        return session.post(
+            f"{base}/api/v1/session",
+            json={"email": "nadie@iess.gob.ec", "password": "x" * 12},
+            headers=headers,
+            timeout=30,
+        ).status_code
+
+    staff = topology.staff_url
+    # Through nginx: the throttle counts the staff member's own address.
+    assert [sign_in(staff, "127.0.0.3") for _ in range(20)] == [401] * 20
+    assert sign_in(staff, "127.0.0.3") == 429
+    assert sign_in(staff, "127.0.0.4") == 401  # a colleague at another address
+    assert sign_in(staff, "127.0.0.3", forwarded="10.9.9.9") == 429  # nginx replaces it
+    # Straight to the console (not from nginx's address): a forged header counts for nothing.
+    direct = f"http://127.0.0.1:{topology.console_port}"
+    assert [sign_in(direct, "127.0.0.5", f"10.0.0.{i}") for i in range(20)] == [401] * 20
+    assert sign_in(direct, "127.0.0.5", "10.0.0.99") == 429
+
+
+def test_the_runtime_role_reads_and_writes_rows_only(topology):
+    for database in ("buzon_cases", "buzon_conversations"):
+        url = topology.postgres.url("buzon_app", topology.runtime_password, database)
+        connection = psycopg2.connect(url)
+        with connection.cursor() as cursor:
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cursor.execute("CREATE TABLE intruder (id int)")
+        connection.rollback()
+        with connection.cursor() as cursor:
+            table = "cases" if database == "buzon_cases" else "events"
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cursor.execute(f"ALTER TABLE {table} ADD COLUMN intruder int")
+        connection.rollback()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT tableowner FROM pg_tables WHERE schemaname = 'public' GROUP BY tableowner"
+            )
+            assert [row[0] for row in cursor.fetchall()] == ["buzon_owner"]
+        connection.close()
+    connection = psycopg2.connect(topology.cases_url)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version_num FROM alembic_version")
+        assert cursor.fetchone()[0] == "0007"
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            cursor.execute("UPDATE alembic_version SET version_num = 'x'")
+    connection.close()
+    # The runtime processes never saw the owner's credentials.
+    assert "deploy step" in topology.output.read_text()
+    assert "migrated as the owner" in topology.log("deploy.log")
+
+
+# --- load ----------------------------------------------------------------------------------
+
+
+def test_fifty_concurrent_conversations_spread_over_both_servers(topology):
+    before = set(case_numbers(topology))
+    websocket = [Citizen(topology.public_url, i, seed=1) for i in range(45)]
+    polling = [
+        Citizen(
+            topology.public_url, 45 + i, seed=1, transport="polling", address=f"127.0.1.{i + 1}"
+        )
+        for i in range(5)
+    ]
+    citizens = websocket + polling
+    started = time.monotonic()
+    failures = run_citizens(citizens)
+    elapsed = time.monotonic() - started
+    assert_registered_once_each(topology, citizens, failures, before)
+    assert sum(sum(c.retried.values()) for c in citizens) == 0, "a turn was not answered at once"
+
+    lines = topology.log("nginx-access.log").splitlines()
+    upgrades = [
+        line for line in lines if " GET /socket.io/ 101 " in line and line.startswith("127.0.0.1 ")
+    ]
+    served = {port_of(upstream_of(line)) for line in upgrades}
+    split = {p: sum(1 for line in upgrades if port_of(upstream_of(line)) == p) for p in served}
+    print(f"\n50 conversations in {elapsed:.0f} s; websockets per Rasa server: {split}")
+    assert served == set(topology.rasa_ports), split
+    assert min(split.values()) >= 5, split
+    # Long polling is sticky: every request of one browser reached one server.
+    for citizen in polling:
+        mine = [
+            line
+            for line in lines
+            if line.startswith(f"{citizen.address} ") and "/socket.io/" in line
+        ]
+        assert len(mine) > 10
+        assert len({upstream_of(line) for line in mine}) == 1, mine
+
+
+def test_an_upload_through_one_server_is_visible_to_the_other(topology):
+    first, second = topology.rasa_url(0), topology.rasa_url(1)
+    citizen = Citizen(first, 0, seed=2).open()  # straight to Rasa server 1
+    try:
+        citizen.reach_evidence()
+        citizen.turn("/affirm", says("Adjuntar evidencia"))
+        upload = requests.post(  # through Rasa server 2
+            f"{second}/webhooks/web/upload",
+            files={
+                "file": ("foto.png", synthetic_files.png(), "image/png"),
+                "sender": (None, citizen.session_id),
+            },
+            cookies={"buzon_chat": citizen.cookie},
+            timeout=30,
+        )
+        assert upload.status_code == 200
+        received = citizen.turn(upload.json()["message"], says("Recibimos su archivo"))
+        assert "foto.png" in " ".join(m.get("text", "") for m in received)
+        citizen.turn("/affirm", says("Revise sus datos"))  # «Listo»
+        number = citizen.confirm()
+    finally:
+        citizen.close()
+    assert topology.store.reveal(number)["evidence_count"] == 1
+
+
+# --- faults, one at a time -------------------------------------------------------------------
+
+
+def fault_citizens(topology, seed: int) -> list[Citizen]:
+    citizens = [Citizen(topology.public_url, i, seed=seed) for i in range(FAULT_CITIZENS - 2)]
+    citizens += [
+        Citizen(topology.public_url, FAULT_CITIZENS - 2 + i, seed=seed, transport="polling")
+        for i in range(2)
+    ]
+    return citizens
+
+
+def test_redis_restarted_during_the_load(topology):
+    before = set(case_numbers(topology))
+    citizens = fault_citizens(topology, 3)
+
+    def restart_redis():
+        time.sleep(4)
+        topology.redis.stop()
+        time.sleep(2)
+        topology.redis.start()
+
+    failures = run_citizens(citizens, during=restart_redis, pause=0.3)
+    assert_registered_once_each(topology, citizens, failures, before)
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason=(
+        "not understood yet: in the whole module (after the Redis restart), 1 to 3 of 10 "
+        "citizens sometimes get no answer at all after PostgreSQL came back (each turn "
+        "silent for 20 s, again and again); alone, with 6 citizens, every one is answered "
+        "'try again' and goes on. Needs investigation before it can be strict."
+    ),
+)
+def test_postgres_restarted_during_the_load(topology):
+    before = set(case_numbers(topology))
+    citizens = fault_citizens(topology, 4)
+    for citizen in citizens:
+        citizen.max_tries = 4  # bounded: a stuck conversation fails in about a minute
+
+    def restart_postgres():
+        time.sleep(4)
+        topology.postgres.stop()
+        time.sleep(3)
+        topology.postgres.start()
+
+    failures = run_citizens(citizens, during=restart_postgres, pause=0.3)
+    assert failures == {}, {i: repr(e) for i, e in failures.items()}
+    # Someone was answered "try again" or "not registered": never silence.
+    retried = sum((c.retried for c in citizens), start=Counter())
+    assert retried["busy"] + retried["not_registered"] >= 1, retried
+    assert retried["silence"] == 0, retried
+    assert_registered_once_each(topology, citizens, failures, before)
+
+
+def test_an_action_server_killed_and_restarted(topology):
+    before = set(case_numbers(topology))
+    citizens = fault_citizens(topology, 5)
+    killed = {}
+
+    def kill_an_action_server():
+        time.sleep(4)
+        # Frozen first, so that requests are certainly in flight on it when it dies.
+        topology.kill("actions-1", signal.SIGSTOP)
+        time.sleep(1.5)
+        killed["pid"] = topology.kill("actions-1", signal.SIGKILL)
+        killed["at"] = time.monotonic()
+
+    failures = run_citizens(citizens, during=kill_an_action_server, pause=0.3)
+    retried = sum((c.retried for c in citizens), start=Counter())
+    assert retried["busy"] >= 1, retried  # the citizens in flight were told to try again
+    assert retried["silence"] == 0, retried
+    assert_registered_once_each(topology, citizens, failures, before)
+
+    port = topology.actions_ports[0]
+    topology.wait_restarted(
+        "actions-1",
+        killed["pid"],
+        lambda: requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok,
+    )
+    assert "actions-1 (pid" in topology.log("supervisor.log")
+    served_before = topology.log("nginx-actions.log").count(f"upstream=127.0.0.1:{port} ")
+    late = Citizen(topology.public_url, 0, seed=6).open()
+    try:
+        late.register_queja()
+    finally:
+        late.close()
+    served_after = topology.log("nginx-actions.log").count(f"upstream=127.0.0.1:{port} ")
+    assert served_after > served_before, "the restarted action server gets no work"
+
+
+def test_smtp_down_mail_is_queued_and_sent_later_once(topology):
+    before = set(case_numbers(topology))
+    citizens = fault_citizens(topology, 7)
+    topology.smtp.stop()
+    down_since = time.monotonic()
+    failures = run_citizens(citizens)
+    assert failures == {}, {i: repr(e) for i, e in failures.items()}
+    assert all(topology.smtp.mailbox.count(c.case_number) == 0 for c in citizens)
+    with topology.store.engine.connect() as connection:
+        waiting = connection.execute(
+            text("SELECT count(*) FROM outbox WHERE status = 'pending' AND attempts >= 1")
+        ).scalar_one()
+    assert waiting >= len(citizens)  # tried, failed, queued again
+    time.sleep(max(0.0, 20 - (time.monotonic() - down_since)))
+    topology.smtp.start()
+    assert_registered_once_each(topology, citizens, failures, before)
+
+
+class RegistrationTurnLost(AssertionError):
+    """The turn that registered a case is missing from the stored conversation."""
+
+
+@pytest.mark.xfail(
+    raises=RegistrationTurnLost,
+    strict=True,
+    reason=(
+        "product bug, not fixed: when the conversation cannot be saved after the action "
+        "server registered the case (PostgreSQL restarting at that moment), Rasa's "
+        "FailSafeTrackerStore keeps the turn in memory only. The citizen has the case "
+        "number, but the stored conversation still waits at the summary with every "
+        "personal answer not yet forgotten; a second «Confirmar» registers a second case."
+    ),
+)
+def test_a_registration_saved_while_postgres_restarts_is_kept(topology):
+    citizen = Citizen(topology.public_url, 0, seed=8).open()
+    blocker = psycopg2.connect(
+        topology.postgres.admin_url.rsplit("/", 1)[0] + "/buzon_conversations"
+    )
+    try:
+        citizen.reach_evidence()
+        citizen.turn("/deny", says("Revise sus datos"))
+        before = len(case_numbers(topology))
+        # Hold the conversations table so that the turn's save waits (reads still pass).
+        blocker.cursor().execute("LOCK TABLE events IN EXCLUSIVE MODE")
+        start = len(citizen.messages)
+        citizen.client.emit(
+            "user_uttered",
+            {"message": "/affirm", "customData": {}, "session_id": citizen.session_id},
+        )
+        deadline = time.monotonic() + 30
+        while len(case_numbers(topology)) == before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(case_numbers(topology)) == before + 1  # registered; the save waits
+        topology.postgres.stop()
+        topology.postgres.start()
+        assert citizen._outcome(start, says("Clave de seguimiento"), 20) == "ok"
+    finally:
+        citizen.close()
+        blocker.close()
+    with psycopg2.connect(topology.env["TRACKER_MIGRATION_URL"]) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM events WHERE sender_id = %s AND action_name = %s",
+                (citizen.session_id, "action_finish_case"),
+            )
+            saved = cursor.fetchone()[0]
+    if saved == 0:
+        raise RegistrationTurnLost("the registration turn is not in the stored conversation")
+
+
+def test_a_rasa_server_killed_conversations_continue_on_the_other(topology):
+    before = set(case_numbers(topology))
+    citizens = fault_citizens(topology, 9)
+    killed = {}
+
+    def kill_a_rasa_server():
+        time.sleep(5)
+        killed["pid"] = topology.kill("rasa-1")
+
+    failures = run_citizens(citizens, during=kill_a_rasa_server, pause=0.3)
+    moved = [c for c in citizens if c.retried["disconnected"]]
+    assert moved, "no conversation was on the killed server"
+    assert_registered_once_each(topology, citizens, failures, before)
+
+
+def test_a_sigterm_stops_every_process(topology):
+    group = topology.process.pid
+    assert len(topology.leftovers()) >= 10  # script, supervisors, servers, workers, nginx
+    assert topology.stop() is not None
+    deadline = time.monotonic() + 30
+    while topology.leftovers() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert topology.leftovers() == [], f"left running in group {group}"
+    for port in (topology.public_port, topology.staff_port, *topology.rasa_ports):
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=2)
