@@ -40,8 +40,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -62,25 +64,17 @@ ENV = {
 
 # --- the conversations ---------------------------------------------------------------------
 
-STOCK_CONVERSATION = ["hello", "I am very sad", "yes", "thanks, bye"]
-STORY = "Llevo tres semanas pidiendo turno para cardiología en el hospital y nadie me atiende."
+CONVERSATIONS = yaml.safe_load((ROOT / "scripts" / "bench_conversations.yml").read_text())
+STOCK_CONVERSATION: list[str] = CONVERSATIONS["stock"]
 
 
 def buzon_conversation(index: int) -> list[str]:
-    """A whole registration, as a citizen taps and types it (12 messages)."""
+    """A whole registration (12 messages), with a cédula and an e-mail of its own."""
+    cedula = synthetic.cedula(f"171{(index * 7919) % 10**6:06d}")
+    email = f"ciudadano{index}@example.com"
     return [
-        "hola",
-        "/register_queja",
-        "/affirm",
-        synthetic.cedula(f"171{(index * 7919) % 10**6:06d}"),
-        "0991234567",
-        f"ciudadano{index}@example.com",
-        "duran",
-        "Av. 9 de Octubre 100 y Malecón",
-        STORY,
-        '/inform{"category":"queja_turnos"}',
-        "/deny",
-        "/affirm",
+        line.replace("{cedula}", cedula).replace("{email}", email)
+        for line in CONVERSATIONS["buzon"]
     ]
 
 
@@ -394,9 +388,13 @@ def run_buzon(work: Path, args) -> dict:
         say = rest_talker(bot.url)
         startup = time.perf_counter() - start
         startup += wait_for_answer(say, rasa, bot.logs["rasa"], "hola")
+        # how many messages each turn answers (the topology's socket.io turns wait for them)
+        probe = uuid.uuid4().hex
+        answers_per_turn = [len(say(probe, message)) for message in buzon_conversation(5000)]
         pids = {"rasa": rasa.pid, "actions": actions.pid}
         result = measure("buzon", say, buzon_conversation, pids, args)
         result["upload_20mb_s"] = upload_20mb(bot.url)
+        result["answers_per_turn"] = answers_per_turn
     finally:
         bot.stop()
     return {"training_s": training, "startup_s": round(startup, 1), **result}
@@ -518,7 +516,8 @@ def main(argv: list[str] | None = None) -> None:
             print("  this bot, one Rasa server and one action server ...", flush=True)
             report["buzon"] = run_buzon(work, args)
         if "topology" in only:
-            report["topology"] = run_topology(work, args)
+            counts = report.get("buzon", {}).get("answers_per_turn")
+            report["topology"] = run_topology(work, args, counts)
     if report.get("stock") and report.get("buzon"):
         report["ratios"] = ratios(report["stock"], report["buzon"], report.get("topology"))
     args.out.write_text(json.dumps(report, indent=2) + "\n")
@@ -528,15 +527,88 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  written: {args.out} and {args.out.with_suffix('.png')}")
 
 
-def run_topology(work: Path, args) -> dict | None:
-    """The production topology, when this checkout has it (tests/e2e/topology.py)."""
+def run_topology(work: Path, args, counts: list[int] | None) -> dict | None:
+    """The production topology (``scripts/run-production.sh``: nginx, two Rasa servers,
+    two action servers, PostgreSQL, Redis) with the same conversations, over socket.io
+    through nginx, since it has no REST channel. A turn ends when as many bot messages
+    have arrived as the same turn gave over REST (``counts``, from the buzon run)."""
     try:
-        from tests.e2e import topology  # noqa: F401
+        from tests.e2e import topology
     except ImportError:
         print("  (no production topology in this checkout: skipped)")
         return None
-    print("  the production topology ... (not wired yet)")
-    return None
+    if counts is None:
+        print("  (the topology needs the buzon run first, for its answers per turn: skipped)")
+        return None
+    print("  the production topology: nginx, 2 Rasa servers, 2 action servers ...", flush=True)
+    postgres = topology.PrivatePostgres().start()
+    redis = topology.PrivateRedis().start()
+    smtp = topology.SmtpServer().start()
+    topo = topology.Topology(postgres, redis.port, smtp.port, {})
+    try:
+        start = time.perf_counter()
+        topo.start()
+        startup = time.perf_counter() - start
+        names = [n for n in topo.PROCESSES if n.startswith(("rasa", "actions"))]
+        pids = {name: topo.pid(name) for name in names}
+        say = socket_talker(topo, counts)
+        result = {"startup_s": round(startup, 1)}
+        result["sequential"] = sequential(say, buzon_conversation, args.conversations, "IESS-Q-")
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        result["concurrent"] = concurrent(
+            say, buzon_conversation, FINISHED["buzon"], args.clients, args.seconds
+        )
+        messages = result["concurrent"]["messages"]
+        result["cpu_ms_per_message"] = {
+            name: round((cpu_seconds(pid) - cpu_before[name]) * 1000 / messages, 1)
+            for name, pid in pids.items()
+        }
+        result["peak_rss_mb"] = {name: peak_rss_mb(pid) for name, pid in pids.items()}
+    finally:
+        topo.destroy()
+        smtp.stop()
+        redis.destroy()
+        postgres.destroy()
+    return result
+
+
+def socket_talker(topo: Any, counts: list[int]) -> Talker:
+    """A citizen's widget per conversation (its own loopback address, as the per-address
+    rate limit expects of distinct people), the turn timed until its answers arrived."""
+    from tests.e2e.topology import Citizen
+
+    local = threading.local()
+    numbers = iter(range(10**9))
+    lock = threading.Lock()
+
+    def say(sender: str, message: str) -> list:
+        citizen = getattr(local, "citizen", None)
+        if citizen is None or getattr(local, "sender", None) != sender:
+            if citizen is not None:
+                citizen.close()
+            with lock:
+                number = next(numbers)
+            address = f"127.0.{1 + number // 250 % 250}.{2 + number % 250}"
+            citizen = Citizen(topo.public_url, number % 10_000, 7, address=address).open()
+            local.citizen, local.sender, local.turn = citizen, sender, 0
+        expected = counts[min(local.turn, len(counts) - 1)]
+        local.turn += 1
+        before = len(citizen.messages)
+        citizen.client.emit(
+            "user_uttered",
+            {
+                "message": message,
+                "customData": {"language": "es"},
+                "session_id": citizen.session_id,
+            },
+        )
+        deadline = time.monotonic() + 120
+        with citizen.arrived:
+            while len(citizen.messages) < before + expected and time.monotonic() < deadline:
+                citizen.arrived.wait(0.5)
+        return citizen.messages[before:]
+
+    return say
 
 
 if __name__ == "__main__":
