@@ -26,7 +26,7 @@ from actions.slots import (
     LOOKUP_SLOTS,
 )
 from buzon.cases import classification, numbering, routing
-from buzon.cases.store import CaseDraft
+from buzon.cases.store import AlreadyRegistered, CaseDraft
 from buzon.validation import Invalid
 
 logger = logging.getLogger(__name__)
@@ -245,6 +245,11 @@ class FinishCase(Action):
             return []
         try:
             registration = await asyncio.to_thread(services.store().register, _draft(tracker))
+        except AlreadyRegistered as done:
+            # «Confirmar» again for a case already registered (the conversation could not
+            # be saved after the first time): its number, never a second case
+            dispatcher.utter_message(response="utter_case_already_registered", number=done.number)
+            return reset(CASE_SLOTS) + forget(FORGET_REGISTERED)
         except (Invalid, TypeError, ValueError) as error:
             # The domain refused a field the form let through (a forged request,
             # a value set while the validator was unreachable): ask it again.

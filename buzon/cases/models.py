@@ -47,6 +47,9 @@ class Case(Base):
     closed_at = Column(DateTime())
     # The citizen wrote (an answer, more information, a reopening) since staff last looked.
     has_news = Column(Boolean, nullable=False, default=False)
+    # The conversation and registration it came from, as a keyed hash: a registration
+    # is stored once however often it is confirmed (buzon.cases.store.AlreadyRegistered).
+    registration_hash = Column(String(64), unique=True)
     # How the citizen chose to be told: "email" (and WhatsApp too when the case came
     # by WhatsApp) or "whatsapp" (no e-mail given).
     contact_preference = Column(String(16), nullable=False, default="email", server_default="email")

@@ -3,6 +3,11 @@
 Registration is one transaction: the next number of the kind and year, the case
 with its personal data encrypted, and the confirmation e-mail queued in the
 outbox. Either all of it is stored or none of it.
+
+A registration happens once: the conversation and its registration id are kept as
+a keyed hash with the case, and registering them again (a «Confirmar» sent twice,
+or repeated because the conversation could not be saved after the first) raises
+:class:`AlreadyRegistered` with the number given the first time, and stores nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from buzon.cases.models import Case, CaseSequence
 from buzon.clock import utcnow
 from buzon.db import session_factory
 
-__all__ = ["CaseDraft", "CaseStatus", "CaseStore", "Registration"]
+__all__ = ["AlreadyRegistered", "CaseDraft", "CaseStatus", "CaseStore", "Registration"]
 
 # A new case's status; the words for each status are in buzon/data/messages.yml.
 STATUS_REGISTERED = "registered"
@@ -36,6 +41,14 @@ class Registration:
     number: str
     tracking_key: str
     area_name: str
+
+
+class AlreadyRegistered(Exception):
+    """This conversation's registration is already case ``number``."""
+
+    def __init__(self, number: str) -> None:
+        super().__init__(number)
+        self.number = number
 
 
 @dataclass(frozen=True)
@@ -90,12 +103,52 @@ class CaseStore:
         draft = checked(draft, consent.current().version, now)
         area = routing.route(draft.category, draft.description)
         tracking_key = numbering.new_tracking_key()
+        once = self._registration_hash(draft)
+        try:
+            return self._register(draft, now, area, tracking_key, once)
+        except IntegrityError:
+            earlier = self._registered_as(once)
+            if earlier is None:
+                raise
+            raise AlreadyRegistered(earlier) from None
+
+    def _registration_hash(self, draft: CaseDraft) -> str | None:
+        if not (draft.conversation_id and draft.registration_id):
+            return None
+        return self.cipher.keyed_hash(
+            "registration", f"{draft.conversation_id}\x00{draft.registration_id}"
+        )
+
+    def _registered_as(self, once: str | None, session: Session | None = None) -> str | None:
+        if once is None:
+            return None
+        query = select(Case.number).where(Case.registration_hash == once)
+        if session is not None:
+            found = session.execute(query).scalar_one_or_none()
+        else:
+            with self._session() as reader:
+                found = reader.execute(query).scalar_one_or_none()
+        return None if found is None else str(found)
+
+    def _register(
+        self,
+        draft: CaseDraft,
+        now: datetime,
+        area: routing.Area,
+        tracking_key: str,
+        once: str | None,
+    ) -> Registration:
         enc = self.cipher.encrypt
         with self._session.begin() as session:
-            number = numbering.format_case_number(
-                draft.kind, now.year, self._next_sequence(session, draft.kind, now.year)
-            )
+            sequence = self._next_sequence(session, draft.kind, now.year)
+            # after the sequence's row lock: a registration of this conversation at the
+            # same moment has committed by now, and is seen
+            earlier = self._registered_as(once, session)
+            if earlier is not None:
+                raise AlreadyRegistered(earlier)  # the transaction rolls back: no number used
+            number = numbering.format_case_number(draft.kind, now.year, sequence)
             case = Case(
+                registration_hash=once,
                 number=number,
                 kind=draft.kind,
                 category=draft.category,

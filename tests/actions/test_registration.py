@@ -352,6 +352,19 @@ def test_a_whatsapp_case_without_email_is_told_there_and_records_the_choice(live
         assert queued.count() == 0
 
 
+def test_confirming_again_a_case_already_registered_gives_its_number_not_a_second_case(
+    live_services,
+):
+    given = {**confirmed(), "registration_id": "reg-once"}
+    first = finish(given, sender_id="twice").sent("utter_case_registered")["number"]
+    # the conversation could not be saved: it still waits at the summary, «Confirmar» again
+    again = finish(given, sender_id="twice")
+    assert again.responses == ["utter_case_already_registered"]
+    assert again.sent("utter_case_already_registered")["number"] == first
+    assert again.changes == {**dict.fromkeys(CASE_SLOTS), FORGET: "registered"}
+    assert live_services.store().numbers_for_cedula(CASE["cedula"]).count(first) == 1
+
+
 def test_no_email_outside_whatsapp_is_refused_at_registration(live_services):
     from actions.slots import EMAIL_BY_WHATSAPP
 

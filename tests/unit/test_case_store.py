@@ -174,3 +174,34 @@ def test_concurrent_registrations_never_share_a_number(engine, cipher):
         numbers = list(pool.map(lambda _: store.register(early).number, range(24)))
     assert len(set(numbers)) == 24
     assert sorted(int(n[-6:]) for n in numbers) == list(range(1, 25))
+
+
+def test_a_registration_confirmed_twice_is_stored_once(store):
+    from buzon.cases.store import AlreadyRegistered
+
+    once = draft(conversation_id="conv-twice", registration_id="reg-1")
+    first = store.register(once)
+    with pytest.raises(AlreadyRegistered) as again:
+        store.register(once)
+    assert again.value.number == first.number
+    assert store.numbers_for_cedula(CEDULA).count(first.number) == 1
+    following = store.register(once._replace(registration_id="reg-2"))  # a new registration
+    assert int(following.number[-6:]) == int(first.number[-6:]) + 1  # no number used up
+
+
+def test_the_same_registration_confirmed_at_the_same_moment_is_stored_once(store):
+    from buzon.cases.store import AlreadyRegistered
+
+    once = draft(conversation_id="conv-race", registration_id="reg-race")
+
+    def attempt(_):
+        try:
+            return store.register(once).number
+        except AlreadyRegistered as done:
+            return f"already {done.number}"
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(attempt, range(4)))
+    registered = [o for o in outcomes if not o.startswith("already")]
+    assert len(registered) == 1
+    assert all(o == f"already {registered[0]}" for o in outcomes if o not in registered)
