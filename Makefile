@@ -27,13 +27,15 @@ endif
 WHATSAPP_VARS := WHATSAPP_VERIFY_TOKEN WHATSAPP_APP_SECRET WHATSAPP_ACCESS_TOKEN WHATSAPP_PHONE_NUMBER_ID WHATSAPP_API_URL
 $(foreach var,$(WHATSAPP_VARS),$(eval export $(var) ?=))
 
-.PHONY: help install run run-production nginx shell train migrate purge reencrypt key-status staff-admin staff-user audit-verify lint format types validate test test-unit nlu-report nlu-compare test-nlu test-conversations test-e2e test-web web-install browser clean
+.PHONY: help install run run-production nginx bench profile shell train migrate purge reencrypt key-status staff-admin staff-user audit-verify lint format types validate test test-unit nlu-report nlu-compare test-nlu test-conversations test-e2e test-web web-install browser clean
 
 help:
 	@echo "make run    - set up, train when needed and start the bot (http://localhost:5005)"
 	@echo "make test   - every test: data validation, unit, conversation and end-to-end"
 	@echo "make run-production - the production topology on this machine: nginx, 2 Rasa and"
 	@echo "             2 action servers, workers, PostgreSQL and Redis (README, Production topology)"
+	@echo "make bench  - this bot beside a stock rasa init bot: latency, throughput, memory"
+	@echo "             (results/bench.json, results/bench.png); make profile adds py-spy"
 	@echo "make shell  - talk to the bot in the terminal (rasa shell)"
 	@echo "make train  - train the model"
 	@echo "make lint / make types / make format - ruff and mypy (run first by make test)"
@@ -139,6 +141,21 @@ run-production: $(MODEL) $(WEB_DEPS) nginx
 
 shell: $(MODEL) migrate
 	@scripts/run.sh shell
+
+# A benchmark, not a test (minutes; it asserts nothing): the stock `rasa init` bot, this
+# bot in one process, and the production topology, measured one after the other in the
+# same virtual environment (scripts/bench.py). `make profile` also samples each server
+# with py-spy during the load (results/profile-*.txt, the top lines in bench.json).
+BENCH_ARGS ?=
+bench: $(MODEL) $(WEB_DEPS) nginx
+	$(PY) scripts/bench.py $(BENCH_ARGS)
+
+PY_SPY := $(VENV)/bin/py-spy
+$(PY_SPY): | $(STAMP)
+	$(call quietly,installing py-spy (a sampling profiler),$(PY) -m pip install --quiet "py-spy==0.4.0")
+
+profile: $(MODEL) $(WEB_DEPS) nginx $(PY_SPY)
+	$(PY) scripts/bench.py --profile $(BENCH_ARGS)
 
 test-unit: $(STAMP) data/nlu/lookups.yml
 	$(PY) -m pytest -q tests/unit tests/actions buzon actions persistence channels nlu_components console

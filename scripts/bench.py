@@ -203,25 +203,43 @@ def profiler(name: str, pid: int, args) -> tuple[str, subprocess.Popen, Path]:
     return name, process, out
 
 
-def hot_spots(raw: Path, top: int = 15) -> list[dict]:
-    """The functions on the most sampled stacks (inclusive share), from py-spy's raw output."""
+# Where a Rasa server's time goes, by the frames that stand for each part of a turn.
+PARTS = {
+    "NLU (parse)": "parse_message (rasa/core/processor.py",
+    "conversation read (tracker store)": "retrieve (rasa/core/tracker_store.py",
+    "conversation saved (tracker store)": "save_tracker (rasa/core/processor.py",
+    "policies (next action)": "_predict_next_with_tracker (rasa/core/processor.py",
+    "action server calls": "run (rasa/core/actions/action.py",
+    "  of which the response check (jsonschema)": "iter_errors (jsonschema/validators.py",
+    "  of which the request's JSON": "__init__ (aiohttp/payload.py",
+    "decrypting events": "decrypt (buzon/crypto.py",
+    "encrypting events": "encrypt (buzon/crypto.py",
+}
+
+
+def hot_spots(raw: Path, top: int = 12) -> dict:
+    """From py-spy's raw output: each part's share of the samples (inclusive), and the
+    functions that spend the most samples themselves."""
     if not raw.exists():
-        return []
-    total, inclusive = 0, collections.Counter()
+        return {}
+    total, inclusive, own = 0, collections.Counter(), collections.Counter()
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue
         total += int(count)
-        frames = {frame.rsplit(":", 1)[0] for frame in stack.split(";")}
-        for frame in frames:
+        frames = [frame.rsplit(":", 1)[0] for frame in stack.split(";")]
+        own[frames[-1]] += int(count)
+        for frame in set(frames):
             inclusive[frame] += int(count)
-    idle = ("select (selectors.py", "_run_once (asyncio/base_events.py", "run_forever (")
-    return [
-        {"function": frame, "share": round(count / total, 3)}
-        for frame, count in inclusive.most_common(top * 3)
-        if not any(frame.startswith(mark) for mark in idle)
-    ][:top]
+    if not total:
+        return {}
+    parts = {
+        label: round(sum(c for f, c in inclusive.items() if f.startswith(mark)) / total, 3)
+        for label, mark in PARTS.items()
+    }
+    functions = {f: round(c / total, 3) for f, c in own.most_common(top)}
+    return {"samples": total, "parts": parts, "self": functions}
 
 
 # --- processes -----------------------------------------------------------------------------
@@ -388,13 +406,9 @@ def run_buzon(work: Path, args) -> dict:
         say = rest_talker(bot.url)
         startup = time.perf_counter() - start
         startup += wait_for_answer(say, rasa, bot.logs["rasa"], "hola")
-        # how many messages each turn answers (the topology's socket.io turns wait for them)
-        probe = uuid.uuid4().hex
-        answers_per_turn = [len(say(probe, message)) for message in buzon_conversation(5000)]
         pids = {"rasa": rasa.pid, "actions": actions.pid}
         result = measure("buzon", say, buzon_conversation, pids, args)
         result["upload_20mb_s"] = upload_20mb(bot.url)
-        result["answers_per_turn"] = answers_per_turn
     finally:
         bot.stop()
     return {"training_s": training, "startup_s": round(startup, 1), **result}
@@ -507,6 +521,9 @@ def main(argv: list[str] | None = None) -> None:
         "seconds": args.seconds,
         "conversations": args.conversations,
     }
+    if args.only and args.out.exists():  # a part measured again: the others are kept
+        earlier = json.loads(args.out.read_text())
+        report.update({k: earlier[k] for k in ("stock", "buzon", "topology") if k in earlier})
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         work = Path(folder)
         if "stock" in only:
@@ -516,8 +533,7 @@ def main(argv: list[str] | None = None) -> None:
             print("  this bot, one Rasa server and one action server ...", flush=True)
             report["buzon"] = run_buzon(work, args)
         if "topology" in only:
-            counts = report.get("buzon", {}).get("answers_per_turn")
-            report["topology"] = run_topology(work, args, counts)
+            report["topology"] = run_topology(work, args)
     if report.get("stock") and report.get("buzon"):
         report["ratios"] = ratios(report["stock"], report["buzon"], report.get("topology"))
     args.out.write_text(json.dumps(report, indent=2) + "\n")
@@ -527,18 +543,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  written: {args.out} and {args.out.with_suffix('.png')}")
 
 
-def run_topology(work: Path, args, counts: list[int] | None) -> dict | None:
+def run_topology(work: Path, args) -> dict | None:
     """The production topology (``scripts/run-production.sh``: nginx, two Rasa servers,
     two action servers, PostgreSQL, Redis) with the same conversations, over socket.io
     through nginx, since it has no REST channel. A turn ends when as many bot messages
-    have arrived as the same turn gave over REST (``counts``, from the buzon run)."""
+    have arrived as the same turn gave in a first, unhurried conversation."""
     try:
         from tests.e2e import topology
     except ImportError:
         print("  (no production topology in this checkout: skipped)")
-        return None
-    if counts is None:
-        print("  (the topology needs the buzon run first, for its answers per turn: skipped)")
         return None
     print("  the production topology: nginx, 2 Rasa servers, 2 action servers ...", flush=True)
     postgres = topology.PrivatePostgres().start()
@@ -551,13 +564,19 @@ def run_topology(work: Path, args, counts: list[int] | None) -> dict | None:
         startup = time.perf_counter() - start
         names = [n for n in topo.PROCESSES if n.startswith(("rasa", "actions"))]
         pids = {name: topo.pid(name) for name in names}
+        counts = answers_per_turn(topo)
         say = socket_talker(topo, counts)
-        result = {"startup_s": round(startup, 1)}
+        result = {"startup_s": round(startup, 1), "answers_per_turn": counts}
         result["sequential"] = sequential(say, buzon_conversation, args.conversations, "IESS-Q-")
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        sampled = ("rasa-1", "actions-1") if args.profile else ()
+        profilers = [profiler(f"topology-{name}", pids[name], args) for name in sampled]
         result["concurrent"] = concurrent(
             say, buzon_conversation, FINISHED["buzon"], args.clients, args.seconds
         )
+        for name, process, out in profilers:
+            process.wait(timeout=60)
+            result.setdefault("profile", {})[name.split("-", 1)[1]] = hot_spots(out)
         messages = result["concurrent"]["messages"]
         result["cpu_ms_per_message"] = {
             name: round((cpu_seconds(pid) - cpu_before[name]) * 1000 / messages, 1)
@@ -570,6 +589,29 @@ def run_topology(work: Path, args, counts: list[int] | None) -> dict | None:
         redis.destroy()
         postgres.destroy()
     return result
+
+
+def answers_per_turn(topo: Any) -> list[int]:
+    """How many messages each turn of the registration answers over socket.io: one
+    conversation, each turn given two quiet seconds."""
+    from tests.e2e.topology import Citizen
+
+    citizen = Citizen(topo.public_url, 9999, 6, address="127.0.0.254").open()
+    counts = []
+    try:
+        for message in buzon_conversation(9999):
+            before = len(citizen.messages)
+            said = {"message": message, "customData": {"language": "es"}}
+            citizen.client.emit("user_uttered", {**said, "session_id": citizen.session_id})
+            last, seen = time.monotonic(), before
+            while time.monotonic() - last < 2.0:
+                time.sleep(0.1)
+                if len(citizen.messages) != seen:
+                    last, seen = time.monotonic(), len(citizen.messages)
+            counts.append(len(citizen.messages) - before)
+    finally:
+        citizen.close()
+    return counts
 
 
 def socket_talker(topo: Any, counts: list[int]) -> Talker:
