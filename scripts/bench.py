@@ -289,42 +289,19 @@ def timed(args: list[str], cwd: Path, log: Path) -> float:
     return round(time.perf_counter() - start, 1)
 
 
+def trained(project: Path, out: Path, log: Path) -> float:
+    """Seconds to train ``project``'s model from scratch into ``out``/bench.tar.gz."""
+    return timed([*TRAIN, "--out", str(out)], project, log)
+
+
 def stock_bot(work: Path) -> dict:
     """Create (once) and train the stock bot; its training time is measured each run."""
     if not (STOCK_DIR / "domain.yml").exists():
         shutil.rmtree(STOCK_DIR, ignore_errors=True)
         STOCK_DIR.mkdir(parents=True)
         timed([RASA, "init", "--no-prompt", "--init-dir", str(STOCK_DIR)], STOCK_DIR, work / "i")
-    training = timed(
-        [
-            RASA,
-            "train",
-            "--force",
-            "--fixed-model-name",
-            "bench",
-            "--out",
-            str(work / "stock-models"),
-        ],
-        STOCK_DIR,
-        work / "stock-train.log",
-    )
+    training = trained(STOCK_DIR, work / "stock-models", work / "stock-train.log")
     return {"training_s": training, "model": str(work / "stock-models" / "bench.tar.gz")}
-
-
-def buzon_training(work: Path) -> float:
-    return timed(
-        [
-            RASA,
-            "train",
-            "--force",
-            "--fixed-model-name",
-            "bench",
-            "--out",
-            str(work / "buzon-models"),
-        ],
-        ROOT,
-        work / "buzon-train.log",
-    )
 
 
 # --- the runs ------------------------------------------------------------------------------
@@ -371,7 +348,9 @@ def run_stock(work: Path, args) -> dict:
 
 
 def run_buzon(work: Path, args) -> dict:
-    training = buzon_training(work) if args.train else None
+    training = None
+    if args.train:
+        training = trained(ROOT, work / "buzon-models", work / "buzon-train.log")
     folder = work / "buzon"
     folder.mkdir()
     env = {
