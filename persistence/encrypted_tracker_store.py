@@ -17,10 +17,11 @@ Unreachable database: Rasa wraps every tracker store in a ``FailSafeTrackerStore
 that, when ``retrieve`` fails, answers "no such conversation" and goes on with an
 empty one kept in memory: a citizen in the middle of the form got an answer from a
 blank conversation (the menu, "I did not understand") instead of "try again", and
-what they wrote was lost. :meth:`EncryptedSQLTrackerStore.retrieve` raises
-:class:`TrackerStoreUnavailable` instead, a :class:`BaseException` that the
-fail-safe wrapper does not catch; the channels answer it like an unreachable action
-server (``utter_service_busy``, :mod:`channels.incoming`), and nothing is processed.
+what they wrote was lost; when ``save`` fails it keeps the turn in memory only.
+:meth:`EncryptedSQLTrackerStore.retrieve` and :meth:`~EncryptedSQLTrackerStore.save`
+raise :class:`TrackerStoreUnavailable` instead on any database error, a
+:class:`BaseException` that the fail-safe wrapper does not catch; the channels answer
+it like an unreachable action server (``utter_service_busy``, :mod:`channels.incoming`).
 
 Use it in ``endpoints.yml``::
 
@@ -154,7 +155,10 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         try:
             return await super().retrieve(sender_id)
-        except sa.exc.OperationalError:  # the database is unreachable, not "no conversation"
+        except sa.exc.SQLAlchemyError:  # the database failed: not "no conversation"
+            # (OperationalError while it is down, InterfaceError on a connection that
+            # died with a restart, a pool timeout under load: each one used to give a
+            # blank conversation, whose save then started the citizen's session anew)
             raise TrackerStoreUnavailable() from None
 
     async def _retrieve(
@@ -173,19 +177,25 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
         """Rasa's, with the new events inserted in one statement rather than one ORM
         object each; then the conversation is forgotten when the turn asked for it."""
         await self.stream_events(tracker)
-        with self.session_scope() as session:
-            rows = [
-                _row(tracker.sender_id, event)
-                for event in self._additional_events(session, tracker)
-            ]
-            if rows:
-                session.execute(sa.insert(self.SQLEvent.__table__), rows)
-            session.commit()
-        if any(
-            isinstance(e, SlotSet) and e.key == conversation_privacy.FORGET_SLOT and e.value
-            for e in _latest_turn(tracker)
-        ):
-            self.forget(tracker.sender_id)
+        try:
+            with self.session_scope() as session:
+                rows = [
+                    _row(tracker.sender_id, event)
+                    for event in self._additional_events(session, tracker)
+                ]
+                if rows:
+                    session.execute(sa.insert(self.SQLEvent.__table__), rows)
+                session.commit()
+            if any(
+                isinstance(e, SlotSet) and e.key == conversation_privacy.FORGET_SLOT and e.value
+                for e in _latest_turn(tracker)
+            ):
+                self.forget(tracker.sender_id)
+        except sa.exc.SQLAlchemyError:
+            # Not kept in memory by Rasa's fail-safe wrapper as if saved: the citizen is
+            # told to try again, and the next turn starts from what is stored (a case
+            # confirmed twice is registered once: buzon.cases.store.AlreadyRegistered)
+            raise TrackerStoreUnavailable() from None
 
     def forget(self, sender_id: str) -> int:
         """Rewrite the conversation's events without what the citizen gave; how many changed."""

@@ -35,6 +35,12 @@ def store(tmp_path, wired):
     return EncryptedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "t.db"))
 
 
+def sqlalchemy_error(name):
+    import sqlalchemy
+
+    return getattr(sqlalchemy.exc, name)("SELECT", {}, Exception("server closed the connection"))
+
+
 def rows(tmp_path):
     return sqlite3.connect(tmp_path / "t.db").execute("SELECT * FROM events").fetchall()
 
@@ -173,3 +179,29 @@ def test_rows_are_the_ones_rasas_own_sql_store_writes_and_read_back_alike(store,
     read = asyncio.run(store.retrieve("igual"))
     assert read.current_state() == asyncio.run(stock.retrieve("igual")).current_state()
     assert read.get_slot("cedula") == CEDULA
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        sqlalchemy_error("OperationalError"),  # the database is down
+        sqlalchemy_error("InterfaceError"),  # a connection that died with a restart
+    ],
+)
+def test_a_failing_database_stops_the_turn_instead_of_a_blank_or_unsaved_conversation(
+    store, monkeypatch, failure
+):
+    from persistence.encrypted_tracker_store import TrackerStoreUnavailable
+
+    save(store, "caida", [UserUttered("hola", {"name": "greet"})])
+    tracker = asyncio.run(store.retrieve("caida"))
+
+    def broken():
+        raise failure
+
+    monkeypatch.setattr(store, "session_scope", broken)
+    with pytest.raises(TrackerStoreUnavailable):
+        asyncio.run(store.retrieve("caida"))
+    tracker.update(SlotSet("cedula", CEDULA))
+    with pytest.raises(TrackerStoreUnavailable):
+        asyncio.run(store.save(tracker))
