@@ -70,6 +70,7 @@ from sanic.request import Request, parse_multipart_form
 from buzon import wiring
 from channels import evidence_reception, incoming
 from channels.request_body import read_body
+from persistence.encrypted_tracker_store import TrackerStoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -323,20 +324,23 @@ class WebPageInput(InputChannel):
                 return bad_request("sender must be the widget's session id")
             if not belongs_to(sender, secret):
                 return response.json({"error": "not this browser's conversation"}, status=403)
-            if too_large:
-                # Bigger than any case accepts: refused without keeping the rest,
-                # unless the conversation is not asking for evidence at all.
-                if await evidence_reception.size_limit(agent.tracker_store, sender) is None:
-                    message = evidence_reception.refused(evidence_reception.NOT_NOW)
-                else:
-                    message = evidence_reception.refused(TOO_LARGE)
-                return response.json({"message": message})
-            uploaded = files.get("file")
-            if uploaded is None:
-                return bad_request("no file")
-            message = await evidence_reception.receive_file(
-                agent.tracker_store, sender, uploaded.name, uploaded.body
-            )
+            try:
+                if too_large:
+                    # Bigger than any case accepts: refused without keeping the rest,
+                    # unless the conversation is not asking for evidence at all.
+                    if await evidence_reception.size_limit(agent.tracker_store, sender) is None:
+                        message = evidence_reception.refused(evidence_reception.NOT_NOW)
+                    else:
+                        message = evidence_reception.refused(TOO_LARGE)
+                    return response.json({"message": message})
+                uploaded = files.get("file")
+                if uploaded is None:
+                    return bad_request("no file")
+                message = await evidence_reception.receive_file(
+                    agent.tracker_store, sender, uploaded.name, uploaded.body
+                )
+            except TrackerStoreUnavailable:  # the conversation cannot be read right now
+                return response.json({"error": "the bot is busy, send it again"}, status=503)
             return response.json({"message": message})
 
         return web

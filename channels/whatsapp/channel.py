@@ -28,6 +28,7 @@ from channels.whatsapp.inbound import (
 )
 from channels.whatsapp.messages import build_messages
 from channels.whatsapp.redelivery import RedisSeenMessages, SeenMessages
+from persistence.encrypted_tracker_store import TrackerStoreUnavailable
 
 logger = logging.getLogger("channels.whatsapp")
 
@@ -256,7 +257,11 @@ class WhatsAppInput(InputChannel):
             await incoming.reply(output, sender_id, agent, incoming.WRITE_IT)
             return
         if text is None:
-            text = await self._file_text(incoming_message, sender_id, agent)
+            try:
+                text = await self._file_text(incoming_message, sender_id, agent)
+            except TrackerStoreUnavailable:  # the conversation cannot be read: send it again
+                await incoming.reply(output, sender_id, agent, incoming.BUSY)
+                return
         await incoming.handle(
             agent,
             on_new_message,

@@ -320,6 +320,21 @@ def test_an_upload_before_the_bot_has_loaded_is_a_503(app, store, sessions):
     assert upload(app, sessions.at_evidence, "receta.png", synthetic_files.png()).status == 503
 
 
+def test_an_upload_while_the_conversation_store_is_down_is_a_503_and_nothing_is_kept(
+    app, store, sessions
+):
+    from persistence.encrypted_tracker_store import TrackerStoreUnavailable
+
+    class Down:
+        async def retrieve(self, sender_id):
+            raise TrackerStoreUnavailable()
+
+    app.ctx.agent = StubAgent(Down())
+    answer = upload(app, sessions.at_evidence, "receta.png", synthetic_files.png())
+    assert answer.status == 503 and "message" not in answer.json  # the page: "try again"
+    assert store.pending(sessions.at_evidence, "reg-1") == []
+
+
 # --- socket.io sessions ------------------------------------------------------------------------
 
 
