@@ -117,14 +117,19 @@ class IntentModel:
         once (half of the model's time per message, measured in ``make bench``)."""
         if self.families is None:
             return False
-        mine, theirs = self.intents[:-1], self.families[:-1]
-        if mine.get_params(deep=True).keys() != theirs.get_params(deep=True).keys():
+        mine, theirs = self.intents[0].transformer_list, self.families[0].transformer_list
+        if len(self.intents) != 2 or len(self.families) != 2 or len(mine) != len(theirs):
             return False
-        pairs = zip(mine[0].transformer_list, theirs[0].transformer_list, strict=False)
-        return all(
-            a.vocabulary_ == b.vocabulary_ and numpy.array_equal(a.idf_, b.idf_)
-            for (_, a), (_, b) in pairs
-        ) and len(mine[0].transformer_list) == len(theirs[0].transformer_list)
+        return (
+            all(
+                name_a == name_b
+                and a.get_params() == b.get_params()  # the same settings (n-grams, weights…)
+                and a.vocabulary_ == b.vocabulary_
+                and numpy.array_equal(a.idf_, b.idf_)
+                for (name_a, a), (name_b, b) in zip(mine, theirs, strict=True)
+            )
+            and self.intents[0].transformer_weights == self.families[0].transformer_weights
+        )
 
     def rank(self, texts: Sequence[str]) -> list[list[tuple[str, float]]]:
         """For each text, every intent with its probability, most likely first."""

@@ -67,3 +67,11 @@ def test_classifiers_fitted_on_other_texts_do_not_share_features(model):
     mixed = IntentModel(model.intents, other.families)
     assert not mixed._shared_features
     assert mixed.rank(["me vendieron la insulina"])[0][0][0] == "denuncia_venta_medicamentos"
+
+
+def test_vectorisers_with_other_settings_do_not_share_features(model):
+    import copy
+
+    families = copy.deepcopy(model.families)
+    families.set_params(features__words__sublinear_tf=False)  # same vocabulary, other weights
+    assert not IntentModel(model.intents, families)._shared_features
