@@ -205,3 +205,13 @@ def test_the_same_registration_confirmed_at_the_same_moment_is_stored_once(store
     registered = [o for o in outcomes if not o.startswith("already")]
     assert len(registered) == 1
     assert all(o == f"already {registered[0]}" for o in outcomes if o not in registered)
+
+
+def test_every_new_key_is_found_inside_a_sentence_however_it_is_typed():
+    """A key is told from words by having letters and digits: every key has both."""
+    from buzon.cases import numbering
+
+    for _ in range(3000):
+        key = numbering.new_tracking_key()
+        for typed in (key.lower().replace("-", " "), key.replace("-", "."), key):
+            assert numbering.find_in(f"IESS-Q-2026-000123 clave {typed}")[1] == key
