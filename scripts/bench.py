@@ -125,7 +125,7 @@ def rest_talker(url: str) -> Talker:
 
 
 # What the last answer of a whole conversation holds when it went as scripted.
-FINISHED = {"stock": "Bye", "buzon": "IESS-Q-"}
+FINISHED = {"stock": "Bye", "buzon": "IESS-Q-", "topology": "IESS-Q-"}
 
 
 def converse(say: Talker, script: list[str], timings: Timings, finished: str) -> None:
@@ -546,22 +546,7 @@ def run_topology(work: Path, args) -> dict | None:
         counts = answers_per_turn(topo)
         say = socket_talker(topo, counts)
         result = {"startup_s": round(startup, 1), "answers_per_turn": counts}
-        result["sequential"] = sequential(say, buzon_conversation, args.conversations, "IESS-Q-")
-        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        sampled = ("rasa-1", "actions-1") if args.profile else ()
-        profilers = [profiler(f"topology-{name}", pids[name], args) for name in sampled]
-        result["concurrent"] = concurrent(
-            say, buzon_conversation, FINISHED["buzon"], args.clients, args.seconds
-        )
-        for name, process, out in profilers:
-            process.wait(timeout=60)
-            result.setdefault("profile", {})[name.split("-", 1)[1]] = hot_spots(out)
-        messages = result["concurrent"]["messages"]
-        result["cpu_ms_per_message"] = {
-            name: round((cpu_seconds(pid) - cpu_before[name]) * 1000 / messages, 1)
-            for name, pid in pids.items()
-        }
-        result["peak_rss_mb"] = {name: peak_rss_mb(pid) for name, pid in pids.items()}
+        result.update(measure("topology", say, buzon_conversation, pids, args))
     finally:
         topo.destroy()
         smtp.stop()
