@@ -32,6 +32,9 @@ these changes:
 - A socket from another site (an ``Origin`` that is not this server) is refused.
 - Every message goes through :mod:`channels.incoming` (length, blank, typed
   button titles, an unreachable action server answered kindly).
+- With ``redis_url`` (production, several Rasa servers), an answer finished on a
+  server the citizen's socket has left reaches it on the other
+  (:mod:`channels.socketio_relay`).
 
 Configured in ``credentials.yml``::
 
@@ -70,6 +73,7 @@ from sanic.request import Request, parse_multipart_form
 from buzon import wiring
 from channels import evidence_reception, incoming
 from channels.request_body import read_body
+from channels.socketio_relay import relay_answers
 from persistence.encrypted_tracker_store import TrackerStoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -349,9 +353,18 @@ class WebPageInput(InputChannel):
 class SocketIOInput(RasaSocketIOInput):
     """Rasa's socket.io channel (name ``socketio``), fixed and bound to one browser."""
 
+    redis_url: str | None = None  # several servers: answers relayed (channels/socketio_relay)
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        channel = super().from_credentials(credentials)
+        channel.redis_url = (credentials or {}).get("redis_url") or None
+        return channel
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         socketio_blueprint = super().blueprint(on_new_message)
         sio = self.sio
+        relay_answers(sio, self.redis_url)
         sio.eio.max_http_buffer_size = MAX_SOCKET_MESSAGE_BYTES
         namespace = self.namespace
         browsers: dict[str, str] = {}  # socket id -> its browser's cookie secret

@@ -82,6 +82,9 @@ else
 fi
 
 export BUZON_PROFILE=production
+# Socket.io answers relayed between the Rasa servers (channels/socketio_relay.py): the
+# lock store's Redis unless told otherwise.
+export SOCKETIO_REDIS_URL=${SOCKETIO_REDIS_URL:-redis://$REDIS_HOST:$REDIS_PORT/$REDIS_DB}
 export WHATSAPP_VERIFY_TOKEN="${WHATSAPP_VERIFY_TOKEN:-}" WHATSAPP_APP_SECRET="${WHATSAPP_APP_SECRET:-}" \
   WHATSAPP_ACCESS_TOKEN="${WHATSAPP_ACCESS_TOKEN:-}" WHATSAPP_PHONE_NUMBER_ID="${WHATSAPP_PHONE_NUMBER_ID:-}" \
   WHATSAPP_API_URL="${WHATSAPP_API_URL:-https://graph.facebook.com/v21.0}"

@@ -67,6 +67,7 @@ def bot(request, tmp_path_factory, module_smtp_server):
             BUZON_PROFILE="production",
             ACTION_SERVER_TOKEN="token-de-prueba",
             WHATSAPP_DEDUP_REDIS_URL="redis://127.0.0.1:6379/1",
+            SOCKETIO_REDIS_URL="redis://127.0.0.1:6379/1",
             SMTP_SECURITY="none",
         )
         server = Bot(

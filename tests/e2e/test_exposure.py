@@ -180,6 +180,7 @@ def production(tmp_path_factory, postgres_url):
         "REDIS_PORT": "6379",
         "REDIS_DB": "1",
         "WHATSAPP_DEDUP_REDIS_URL": "redis://127.0.0.1:6379/1",
+        "SOCKETIO_REDIS_URL": "redis://127.0.0.1:6379/1",
     }
     db.migrate(postgres_url)
     server = Bot(
@@ -279,6 +280,7 @@ def test_no_process_starts_in_production_without_the_key(tmp_path, what):
                 "WHATSAPP_PHONE_NUMBER_ID",
                 "WHATSAPP_API_URL",
                 "WHATSAPP_DEDUP_REDIS_URL",
+                "SOCKETIO_REDIS_URL",
             ),
             "",
         ),

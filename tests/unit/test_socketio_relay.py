@@ -1,0 +1,142 @@
+"""Answers relayed between Rasa servers through Redis only when they must be
+(channels/socketio_relay.py), on the machine's Redis.
+
+Two python-socketio servers, each with its relay, stand for two Rasa servers; a
+socket is a participant registered with the server's manager (what a connection
+and ``enter_room`` do), and what a server would write to a socket is captured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+import pytest
+import redis
+import socketio
+
+from channels.socketio_relay import CHANNEL, SocketRelay, relay_answers
+
+URL = "redis://127.0.0.1:6379/1"
+
+
+@pytest.fixture()
+def redis_url():
+    try:
+        redis.Redis.from_url(URL, socket_connect_timeout=2).ping()
+    except redis.exceptions.ConnectionError as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis is required in CI: {error}")
+        pytest.skip(f"Redis not reachable: {error}")
+    return URL
+
+
+class Server:
+    """A socket.io server with the relay, and what it wrote to each of its sockets."""
+
+    def __init__(self, url: str) -> None:
+        self.sio = socketio.AsyncServer(async_mode="asgi")
+        relay_answers(self.sio, url)
+        self.written: list[tuple[str, object]] = []
+
+        async def capture(eio_sid, eio_packet):  # an Engine.IO message: "2" + JSON
+            self.written.append((eio_sid, json.loads(eio_packet.data[1:])))
+
+        self.sio._send_eio_packet = capture  # the socket's transport, captured
+        self.sio.manager.initialize()  # what its first connection does: listen to Redis
+
+    async def socket_in(self, room: str, eio_sid: str) -> None:
+        sid = await self.sio.manager.connect(eio_sid, "/")
+        await self.sio.manager.enter_room(sid, "/", room, eio_sid=eio_sid)
+
+    def received(self, eio_sid: str) -> list:
+        return [data for to, data in self.written if to == eio_sid]
+
+
+async def published_while(url: str, action) -> list[dict]:
+    """What reached Redis on the relay's channel while ``action`` ran."""
+    listener = redis.asyncio.Redis.from_url(url)
+    pubsub = listener.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(CHANNEL)
+    await action()
+    messages = []
+    deadline = asyncio.get_running_loop().time() + 1.0
+    while asyncio.get_running_loop().time() < deadline:
+        message = await pubsub.get_message(timeout=0.2)
+        if message is not None:
+            messages.append(json.loads(message["data"]))
+    await pubsub.close()
+    await listener.close()
+    return messages
+
+
+def test_an_answer_for_a_socket_on_this_server_stays_on_this_server(redis_url):
+    async def scenario():
+        here = Server(redis_url)
+        await here.socket_in("conversation-1", "socket-a")
+
+        async def answer():
+            await here.sio.emit("bot_uttered", {"text": "hola"}, room="conversation-1")
+
+        published = await published_while(redis_url, answer)
+        return here.received("socket-a"), published
+
+    received, published = asyncio.run(scenario())
+    assert received == [["bot_uttered", {"text": "hola"}]]
+    assert published == []  # nothing of the conversation went to Redis
+
+
+def test_an_answer_for_a_socket_on_the_other_server_reaches_it_there(redis_url):
+    async def scenario():
+        finished_here, holds_socket = Server(redis_url), Server(redis_url)
+        await holds_socket.socket_in("conversation-2", "socket-b")
+        await asyncio.sleep(0.3)  # both listening
+
+        async def answer():
+            await finished_here.sio.emit(
+                "bot_uttered", {"text": "¿En qué cantón?"}, room="conversation-2"
+            )
+
+        published = await published_while(redis_url, answer)
+        await arrived(holds_socket, "socket-b", 1)
+        # A quiet while later (a citizen thinking), the relay still listens.
+        await asyncio.sleep(4)
+        await finished_here.sio.emit("bot_uttered", {"text": "Gracias"}, room="conversation-2")
+        await arrived(holds_socket, "socket-b", 2)
+        return finished_here.written, holds_socket.received("socket-b"), published
+
+    written_here, received, published = asyncio.run(scenario())
+    assert written_here == []
+    assert received == [
+        ["bot_uttered", {"text": "¿En qué cantón?"}],
+        ["bot_uttered", {"text": "Gracias"}],
+    ]
+    assert [m["room"] for m in published] == ["conversation-2"]
+
+
+async def arrived(server: Server, eio_sid: str, count: int) -> None:
+    for _ in range(30):
+        if len(server.received(eio_sid)) >= count:
+            return
+        await asyncio.sleep(0.1)
+
+
+def test_without_a_url_a_server_keeps_its_own_manager():
+    sio = socketio.AsyncServer(async_mode="asgi")
+    manager = sio.manager
+    relay_answers(sio, None)
+    relay_answers(sio, "")
+    assert sio.manager is manager and not isinstance(manager, SocketRelay)
+
+
+def test_redis_unreachable_the_local_socket_still_gets_its_answer():
+    async def scenario():
+        here = Server("redis://127.0.0.1:1/0")  # nothing listens on port 1
+        await here.socket_in("conversation-3", "socket-c")
+        await here.sio.emit("bot_uttered", {"text": "intente de nuevo"}, room="conversation-3")
+        # a room with no socket here: published, which fails, and nothing breaks
+        await here.sio.emit("bot_uttered", {"text": "x"}, room="elsewhere")
+        return here.received("socket-c")
+
+    assert asyncio.run(scenario()) == [["bot_uttered", {"text": "intente de nuevo"}]]
