@@ -13,7 +13,8 @@
   a known intent, with entities as a JSON object. Anything else ("/mi cédula
   es …") loses its slashes and is read as text: Rasa would otherwise log the
   whole line in a warning, and a typed payload could inject an intent.
-- :func:`handle` runs the turn and turns an unreachable action server
+- :func:`handle` runs the turn, holds its answers until the conversation is stored
+  (:mod:`channels.held_answers`), and turns an unreachable action server
   (:class:`~channels.server_hardening.ActionServerUnavailable`), an unreachable
   conversation store
   (:class:`~persistence.encrypted_tracker_store.TrackerStoreUnavailable`) or any other
@@ -42,8 +43,9 @@ from unidecode import unidecode
 
 from buzon import plain_answers
 from buzon.cases import routing
+from channels.held_answers import HeldAnswers
 from channels.server_hardening import ActionServerUnavailable
-from persistence.encrypted_tracker_store import TrackerStoreUnavailable
+from persistence.encrypted_tracker_store import TrackerStoreUnavailable, after_turn_saved
 
 logger = logging.getLogger(__name__)
 
@@ -181,15 +183,22 @@ async def handle(
     With ``reraise`` an unexpected failure is raised instead of answered (the
     WhatsApp webhook then lets Meta deliver the message again).
     """
+    held = HeldAnswers(output)  # sent once the turn is stored (channels.held_answers)
+    hook = after_turn_saved.set(held.release)
     try:
         admitted = await admit(agent, sender_id, text)
         if admitted.reply:
             await reply(output, sender_id, agent, admitted.reply)
             return
-        await on_new_message(UserMessage(admitted.text, output, sender_id, **message_args))
+        await on_new_message(UserMessage(admitted.text, held, sender_id, **message_args))
+        await held.release()  # what a store that does not call back left held
+        if held.failure is not None:
+            raise held.failure
     except (ActionServerUnavailable, TrackerStoreUnavailable):
+        await held.discard()
         await reply(output, sender_id, agent, BUSY)
     except Exception as error:  # never the message, never a trace with it
+        await held.discard()
         logger.error(
             "message from %s not processed: %s",
             message_args.get("input_channel", "a channel"),
@@ -198,3 +207,5 @@ async def handle(
         if reraise:
             raise
         await reply(output, sender_id, agent, BUSY)
+    finally:
+        after_turn_saved.reset(hook)

@@ -34,6 +34,8 @@ Use it in ``endpoints.yml``::
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,6 +52,13 @@ from persistence import conversation_privacy
 
 class TrackerStoreUnavailable(BaseException):
     """The conversation could not be read: the turn stops here (see the module's note)."""
+
+
+# Set by the channel for the turn it runs (channels.held_answers): awaited once the
+# turn's events are committed, so that the citizen sees only a turn that was stored.
+after_turn_saved: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar(
+    "after_turn_saved", default=None
+)
 
 
 def _cipher() -> crypto.FieldCipher:
@@ -175,7 +184,8 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Rasa's, with the new events inserted in one statement rather than one ORM
-        object each; then the conversation is forgotten when the turn asked for it."""
+        object each; then the turn's answers are released (:data:`after_turn_saved`)
+        and the conversation is forgotten when the turn asked for it."""
         await self.stream_events(tracker)
         try:
             with self.session_scope() as session:
@@ -186,6 +196,9 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
                 if rows:
                     session.execute(sa.insert(self.SQLEvent.__table__), rows)
                 session.commit()
+            release = after_turn_saved.get()
+            if release is not None:
+                await release()
             if any(
                 isinstance(e, SlotSet) and e.key == conversation_privacy.FORGET_SLOT and e.value
                 for e in _latest_turn(tracker)
