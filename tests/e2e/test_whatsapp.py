@@ -15,14 +15,10 @@ another trained model.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import os
 import re
 import tarfile
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -35,8 +31,17 @@ from buzon import crypto, db
 from buzon.cases.store import CaseStore
 from channels import whatsapp as wa
 from tests import synthetic, synthetic_files
-from tests.e2e import servers
+from tests.e2e import servers, whatsapp_client
 from tests.e2e.fake_graph_api import FakeGraphApi
+from tests.e2e.whatsapp_client import (
+    WhatsAppUser,
+    ids_of,
+    kinds,
+    offers,
+    post_signed,
+    said,
+    says,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -140,101 +145,21 @@ def webhook_url(bot) -> str:
 
 
 def envelope(*messages, statuses=None) -> dict:
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "593900000000", "phone_number_id": PHONE_NUMBER_ID},
-    }
-    if messages:
-        value["contacts"] = [{"profile": {"name": "Afiliado"}, "wa_id": messages[0]["from"]}]
-        value["messages"] = list(messages)
-    if statuses:
-        value["statuses"] = statuses
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "WABA-ID", "changes": [{"field": "messages", "value": value}]}],
-    }
+    return whatsapp_client.envelope(PHONE_NUMBER_ID, *messages, statuses=statuses)
 
 
 def deliver(
     bot, payload: dict, secret: str = APP_SECRET, signature: str = None
 ) -> requests.Response:
-    body = json.dumps(payload).encode()
-    if signature is None:
-        signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return requests.post(
-        webhook_url(bot),
-        data=body,
-        timeout=30,
-        headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
-    )
+    return post_signed(webhook_url(bot), payload, secret, signature)
 
 
-def body_of(message: dict) -> str:
-    if message["type"] == "text":
-        return message["text"]["body"]
-    return message.get("interactive", {}).get("body", {}).get("text", "")
-
-
-def said(messages) -> str:
-    return "\n".join(body_of(m) for m in messages)
-
-
-def ids_of(messages) -> list:
-    found = []
-    for message in messages:
-        action = message.get("interactive", {}).get("action", {})
-        found += [b["reply"]["id"] for b in action.get("buttons", [])]
-        found += [r["id"] for s in action.get("sections", []) for r in s["rows"]]
-    return found
-
-
-def kinds(messages) -> set:
-    return {m["interactive"]["type"] for m in messages if m["type"] == "interactive"}
-
-
-class Citizen:
+class Citizen(WhatsAppUser):
     """A WhatsApp user (a made-up number) writing to the bot."""
 
     def __init__(self, bot):
+        super().__init__(webhook_url(bot), bot.graph, PHONE_NUMBER_ID, APP_SECRET)
         self.bot = bot
-        self.wa_id = "59398" + str(uuid.uuid4().int)[:7]  # a valid Ecuadorian mobile
-
-    def _message(self, kind: str, **content) -> dict:
-        return {
-            "from": self.wa_id,
-            "id": f"wamid.{uuid.uuid4().hex}",
-            "timestamp": str(int(time.time())),
-            "type": kind,
-            **content,
-        }
-
-    def text(self, body: str) -> dict:
-        return self._message("text", text={"body": body})
-
-    def tap(self, reply_id: str, kind: str = "button_reply") -> dict:
-        return self._message(
-            "interactive",
-            interactive={"type": kind, kind: {"id": reply_id, "title": "(title shown)"}},
-        )
-
-    def image(self, media_id: str) -> dict:
-        return self._message(
-            "image", image={"mime_type": "image/png", "sha256": "x", "id": media_id}
-        )
-
-    def send(self, message: dict, until, seconds: float = 120) -> list:
-        """Deliver ``message`` signed; the bot's answer once ``until(answer)`` holds."""
-        start = len(self.bot.graph.sent_to(self.wa_id))
-        assert deliver(self.bot, envelope(message)).status_code == 200
-        return self.bot.graph.wait_for(self.wa_id, start, until, seconds)
-
-
-def says(*fragments):
-    return lambda answer: all(f in said(answer) for f in fragments)
-
-
-def offers(reply_id):
-    return lambda answer: reply_id in ids_of(answer)
 
 
 def within_whatsapp_limits(message: dict) -> None:

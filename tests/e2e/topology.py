@@ -337,6 +337,9 @@ class Topology:
                 os.killpg(self.process.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        kept = os.environ.get("TOPOLOGY_KEEP_LOGS")  # a folder to keep the logs in, to study
+        if kept:
+            shutil.copytree(self.folder / "var" / "log", kept, dirs_exist_ok=True)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -412,6 +415,9 @@ class Citizen:
         self.case_number: str | None = None
         self.turns: list[tuple[str, list[dict]]] = []
         self.max_tries = 12
+        self.patience = 20.0  # seconds waited for an answer before sending the text again
+        self.events: list[tuple[float, str, str]] = []  # (when, who, what) for reports
+        self.began = time.monotonic()
 
     # the widget's connection ------------------------------------------------------------
     def open(self) -> Citizen:
@@ -438,6 +444,7 @@ class Citizen:
         def on_bot(message):
             with self.arrived:
                 self.messages.append(message)
+                self.note("bot", message.get("text") or str(sorted(message)))
                 self.arrived.notify_all()
 
         client.on("session_confirm", on_confirm)
@@ -474,6 +481,13 @@ class Citizen:
         if self.client is not None and self.client.connected:
             self.client.disconnect()
 
+    def note(self, who: str, what: str) -> None:
+        self.events.append((time.monotonic() - self.began, who, what[:60]))
+
+    def transcript(self) -> list[str]:
+        """What happened to this citizen, in order: for a failing test's report."""
+        return [f"{when:6.1f}s {who}: {what}" for when, who, what in self.events]
+
     # a turn -------------------------------------------------------------------------------
     def _outcome(self, start: int, expected: Callable[[list[dict]], bool], seconds: float):
         deadline = time.monotonic() + seconds
@@ -494,10 +508,12 @@ class Citizen:
                 self.arrived.wait(0.2)
         return "silence"
 
-    def turn(self, text: str, expected: Callable[[list[dict]], bool], seconds: float = 20):
+    def turn(self, text: str, expected: Callable[[list[dict]], bool], seconds: float | None = None):
         """Send ``text`` until the reply ``expected`` arrives; every retry is counted."""
+        seconds = self.patience if seconds is None else seconds
         for _ in range(self.max_tries):
             start = len(self.messages)
+            self.note("citizen", str(text))
             if self.client is not None and self.client.connected:
                 try:
                     self.client.emit(
@@ -517,6 +533,7 @@ class Citizen:
                     self.turns.append((text, list(self.messages[start:])))
                 return self.messages[start:]
             self.retried[outcome] += 1
+            self.note("test", outcome)
             if outcome in ("disconnected", "silence"):
                 self.reconnect()
             else:
