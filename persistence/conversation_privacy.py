@@ -40,6 +40,11 @@ KEPT_SLOTS = frozenset(
 )
 
 
+# The kinds of event :func:`redacted` changes (the ``type_name`` of their rows): the
+# others (an action run, a form activated, a rewind) hold nothing the citizen gave.
+REDACTED_KINDS = ("user", "bot", "slot", "entities", "session_started")
+
+
 def _entities(entities: Any) -> list:
     return [{"entity": e.get("entity")} for e in entities or [] if isinstance(e, dict)]
 

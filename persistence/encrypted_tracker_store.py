@@ -211,18 +211,34 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
             raise TrackerStoreUnavailable() from None
 
     def forget(self, sender_id: str) -> int:
-        """Rewrite the conversation's events without what the citizen gave; how many changed."""
-        changed = 0
+        """Rewrite the conversation's events without what the citizen gave; how many changed.
+
+        Only the kinds of event that can hold it are read (an action's name holds
+        nothing), and the changed rows are written in one statement: a registration's
+        conversation of about 170 events took 35 ms here, one by one through the ORM."""
+        table = self.SQLEvent.__table__
         with self.session_scope() as session:
-            rows = session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id)
-            for row in rows:
-                event = json.loads(row.data)
+            rows = session.execute(
+                sa.select(table.c.id, table.c.data).where(
+                    table.c.sender_id == sender_id,
+                    table.c.type_name.in_(conversation_privacy.REDACTED_KINDS),
+                )
+            )
+            changes = []
+            for row_id, data in rows:
+                event = json.loads(data)
                 clean = conversation_privacy.redacted(event)
                 if clean != event:
-                    row.data = json.dumps(clean)
-                    changed += 1
+                    changes.append({"row_id": row_id, "clean": json.dumps(clean)})
+            if changes:
+                session.execute(
+                    table.update()
+                    .where(table.c.id == sa.bindparam("row_id"))
+                    .values(data=sa.bindparam("clean", type_=table.c.data.type)),
+                    changes,
+                )
             session.commit()
-        return changed
+        return len(changes)
 
     def purge_idle(self, before_timestamp: float) -> int:
         """Delete every conversation whose last event is older than ``before_timestamp``."""

@@ -114,6 +114,39 @@ def test_a_request_to_forget_erases_what_the_citizen_gave(store):
     assert asyncio.run(store.retrieve("otra")).get_slot("cedula") == CEDULA  # others untouched
 
 
+def test_forget_reads_every_kind_of_event_that_can_hold_what_the_citizen_gave():
+    """forget() reads only the rows of REDACTED_KINDS: every kind redaction changes is one."""
+    from rasa.shared.core import events as rasa_events
+
+    from persistence.conversation_privacy import REDACTED_KINDS, redacted
+
+    given = {"wa_id": "593981112233", "text": CEDULA}
+    samples = [
+        UserUttered(CEDULA, {"name": "inform"}, [{"entity": "cedula", "value": CEDULA}]),
+        BotUttered(CEDULA, {"buttons": None}, metadata=given),
+        SlotSet("cedula", CEDULA),
+        rasa_events.EntitiesAdded([{"entity": "cedula", "value": CEDULA}]),
+        rasa_events.SessionStarted(metadata=given),
+        ActionExecuted("action_finish_case", "RulePolicy", 1.0),
+        rasa_events.ActiveLoop("case_form"),
+        rasa_events.LoopInterrupted(True),
+        rasa_events.ActionExecutionRejected("validate_case_form"),
+        rasa_events.FollowupAction("case_form"),
+        rasa_events.UserUtteranceReverted(),
+        rasa_events.ActionReverted(),
+        rasa_events.Restarted(),
+        rasa_events.AllSlotsReset(),
+        rasa_events.StoryExported(),
+        rasa_events.DefinePrevUserUtteredFeaturization(False),
+    ]
+    changed = set()
+    for event in samples:
+        data = event.as_dict()
+        if redacted(data) != data:
+            changed.add(data["event"])
+    assert changed == set(REDACTED_KINDS)
+
+
 def test_conversations_idle_past_retention_are_deleted(store):
     save(store, "vieja", [UserUttered("hola", {"name": "greet"})])
     save(store, "nueva", [UserUttered("hola", {"name": "greet"})])
