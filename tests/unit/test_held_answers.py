@@ -12,7 +12,6 @@ import sqlite3
 
 import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
-from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.exc import OperationalError
@@ -20,19 +19,9 @@ from sqlalchemy.exc import OperationalError
 from channels import incoming
 from channels.held_answers import NEVER_WITHHELD, HeldAnswers
 from persistence.encrypted_tracker_store import EncryptedSQLTrackerStore
+from tests.unit.test_encrypted_tracker_store import DOMAIN
 from tests.unit.test_server_guards import Agent
 
-DOMAIN = Domain.from_yaml("""
-slots:
-  address:
-    type: text
-    mappings:
-    - type: custom
-  forget_conversation:
-    type: text
-    mappings:
-    - type: custom
-""")
 BUSY_TEXT = Agent().domain.responses["utter_service_busy"][0]["text"]
 
 
@@ -67,7 +56,7 @@ def a_turn(store, answers=("Gracias.", "Cuéntenos qué pasó."), seen_at_save=N
     async def on_new_message(message: UserMessage) -> None:
         tracker = DialogueStateTracker(message.sender_id, DOMAIN.slots)
         tracker.update(UserUttered(message.text, {"name": "inform"}))
-        tracker.update(SlotSet("address", message.text))
+        tracker.update(SlotSet("cedula", message.text))
         for text in answers:
             tracker.update(BotUttered(text))
             await message.output_channel.send_response(message.sender_id, {"text": text})
