@@ -579,8 +579,10 @@ def test_messages_are_handled_once_in_order_with_the_hashed_sender(caplog):
     assert first.sender_id == wa.sender_id_for(KEY, WA_ID)
     # the number rides along (for the case's notices), in the encrypted tracker only
     assert first.input_channel == "whatsapp" and first.metadata == {"wa_id": WA_ID}
-    assert isinstance(first.output_channel, wa.WhatsAppOutput)
-    assert first.output_channel.wa_id == WA_ID
+    # held until the turn is stored (channels.held_answers), then sent to that number
+    sends_to = first.output_channel.output
+    assert isinstance(sends_to, wa.WhatsAppOutput) and sends_to.wa_id == WA_ID
+    assert first.output_channel.name() == "whatsapp"  # responses chosen for WhatsApp
     assert WA_ID not in caplog.text and "hola" not in caplog.text
 
 
