@@ -40,7 +40,7 @@ class HeldAnswers(OutputChannel):
     def __init__(self, output: OutputChannel) -> None:
         self.output = output
         self.held: list[tuple[str, dict[str, Any]]] = []
-        self.failure: Exception | None = None  # a send that failed at release
+        self.failure: Exception | None = None  # the first send that failed at release
 
     def name(self) -> str:  # type: ignore[override]  # responses chosen for the real channel
         return self.output.name()
@@ -52,14 +52,15 @@ class HeldAnswers(OutputChannel):
         self.held.append((recipient_id, {"text": text, **kwargs}))
 
     async def release(self) -> None:
-        """Send what is held, in order. A failed send is kept for the channel to raise
-        (never into the conversation store's save, which has committed)."""
+        """Send what is held, in order. A send that fails does not stop the others and
+        never fails the turn: the turn is stored, and a redelivered WhatsApp message
+        would be read at the next step (the channel's client has retried already)."""
         held, self.held = self.held, []
-        try:
-            for recipient_id, message in held:
+        for recipient_id, message in held:
+            try:
                 await self.output.send_response(recipient_id, message)
-        except Exception as error:  # re-raised by channels.incoming.handle
-            self.failure = error
+            except Exception as error:  # logged by channels.incoming.handle, by type
+                self.failure = self.failure or error
 
     async def discard(self) -> None:
         """Drop the turn's answers, but send those that are :data:`NEVER_WITHHELD`."""

@@ -192,8 +192,12 @@ async def handle(
             return
         await on_new_message(UserMessage(admitted.text, held, sender_id, **message_args))
         await held.release()  # what a store that does not call back left held
-        if held.failure is not None:
-            raise held.failure
+        if held.failure is not None:  # the turn is done; an answer could not be sent
+            logger.error(
+                "an answer on %s not delivered: %s",
+                message_args.get("input_channel", "a channel"),
+                type(held.failure).__name__,
+            )
     except (ActionServerUnavailable, TrackerStoreUnavailable):
         await held.discard()
         await reply(output, sender_id, agent, BUSY)

@@ -73,7 +73,7 @@ def test_rows_written_in_clear_before_are_still_read(store, tmp_path):
     assert asyncio.run(store.retrieve("antes")).latest_message.text == "hola"
 
 
-def test_a_request_to_forget_erases_what_the_citizen_gave(store):
+def test_a_request_to_forget_erases_what_the_citizen_gave(store, tmp_path):
     save(
         store,
         "olvido",
@@ -112,6 +112,9 @@ def test_a_request_to_forget_erases_what_the_citizen_gave(store):
     ]
     assert forgotten.get_slot("cedula") is None
     assert asyncio.run(store.retrieve("otra")).get_slot("cedula") == CEDULA  # others untouched
+    # the rewritten rows are encrypted too (read back, clear JSON would pass as old rows)
+    raw = [row for row in rows(tmp_path) if row[1] == "olvido"]
+    assert len(raw) == 8 and not any(str(row[-1]).lstrip().startswith("{") for row in raw)
 
 
 def test_forget_reads_every_kind_of_event_that_can_hold_what_the_citizen_gave():

@@ -16,9 +16,10 @@ import pytest
 import redis
 import socketio
 
-from channels.socketio_relay import CHANNEL, SocketRelay, relay_answers
+from channels.socketio_relay import CHANNEL, SocketRelay, relay_answers, signed
 
 URL = "redis://127.0.0.1:6379/1"
+KEY = b"k" * 32  # the servers' shared relay key (derived from the case key in production)
 
 
 @pytest.fixture()
@@ -35,9 +36,8 @@ def redis_url():
 class Server:
     """A socket.io server with the relay, and what it wrote to each of its sockets."""
 
-    def __init__(self, url: str) -> None:
-        self.sio = socketio.AsyncServer(async_mode="asgi")
-        relay_answers(self.sio, url)
+    def __init__(self, url: str, key: bytes = KEY) -> None:
+        self.sio = socketio.AsyncServer(async_mode="asgi", client_manager=SocketRelay(url, key))
         self.written: list[tuple[str, object]] = []
 
         async def capture(eio_sid, eio_packet):  # an Engine.IO message: "2" + JSON
@@ -65,7 +65,7 @@ async def published_while(url: str, action) -> list[dict]:
     while asyncio.get_running_loop().time() < deadline:
         message = await pubsub.get_message(timeout=0.2)
         if message is not None:
-            messages.append(json.loads(message["data"]))
+            messages.append(json.loads(json.loads(message["data"])["body"]))
     await pubsub.close()
     await listener.close()
     return messages
@@ -91,7 +91,7 @@ def test_an_answer_for_a_socket_on_the_other_server_reaches_it_there(redis_url):
     async def scenario():
         finished_here, holds_socket = Server(redis_url), Server(redis_url)
         await holds_socket.socket_in("conversation-2", "socket-b")
-        await asyncio.sleep(0.3)  # both listening
+        await listening(redis_url, 2)
 
         async def answer():
             await finished_here.sio.emit(
@@ -115,6 +115,16 @@ def test_an_answer_for_a_socket_on_the_other_server_reaches_it_there(redis_url):
     assert [m["room"] for m in published] == ["conversation-2"]
 
 
+async def listening(url: str, servers: int) -> None:
+    """Until ``servers`` relays are subscribed (pub/sub drops what comes before)."""
+    client = redis.asyncio.Redis.from_url(url)
+    for _ in range(50):
+        if dict(await client.pubsub_numsub(CHANNEL)).get(CHANNEL.encode(), 0) >= servers:
+            break
+        await asyncio.sleep(0.1)
+    await client.close()
+
+
 async def arrived(server: Server, eio_sid: str, count: int) -> None:
     for _ in range(30):
         if len(server.received(eio_sid)) >= count:
@@ -122,12 +132,49 @@ async def arrived(server: Server, eio_sid: str, count: int) -> None:
         await asyncio.sleep(0.1)
 
 
-def test_without_a_url_a_server_keeps_its_own_manager():
+def test_without_a_url_a_server_keeps_its_own_manager_with_one_it_gets_the_relay():
     sio = socketio.AsyncServer(async_mode="asgi")
     manager = sio.manager
     relay_answers(sio, None)
     relay_answers(sio, "")
     assert sio.manager is manager and not isinstance(manager, SocketRelay)
+    relay_answers(sio, URL)
+    assert isinstance(sio.manager, SocketRelay) and sio.manager.server is sio
+
+
+def test_only_signed_emits_from_a_server_are_obeyed(redis_url):
+    """Someone who can publish on Redis cannot put a socket in a citizen's room nor
+    speak as the bot."""
+
+    async def scenario():
+        here = Server(redis_url)
+        await here.socket_in("conversation-4", "socket-d")
+        await here.socket_in("lobby", "socket-intruder")
+        await listening(redis_url, 1)
+        publisher = redis.asyncio.Redis.from_url(redis_url)
+        emit = {
+            "method": "emit", "event": "bot_uttered", "data": [{"text": "falso"}],
+            "binary": False, "namespace": "/", "room": "conversation-4", "skip_sid": None,
+            "callback": None, "host_id": "intruder",
+        }  # fmt: skip
+        intruder_sid = here.sio.manager.sid_from_eio_sid("socket-intruder", "/")
+        enter = {
+            "method": "enter_room", "sid": intruder_sid, "namespace": "/",
+            "room": "conversation-4", "host_id": "intruder",
+        }  # fmt: skip
+        await publisher.publish(CHANNEL, json.dumps(emit))  # python-socketio's own format
+        await publisher.publish(CHANNEL, signed(emit, b"x" * 32))  # another key
+        await publisher.publish(CHANNEL, signed(enter, KEY))  # signed, but not an emit
+        await asyncio.sleep(1)
+        await publisher.publish(CHANNEL, signed({**emit, "data": [{"text": "real"}]}, KEY))
+        await arrived(here, "socket-d", 1)
+        await publisher.close()
+        rooms = here.sio.manager.get_rooms(intruder_sid, "/")
+        return here.received("socket-d"), here.received("socket-intruder"), rooms
+
+    received, intruder, rooms = asyncio.run(scenario())
+    assert received == [["bot_uttered", {"text": "real"}]]  # only the signed emit
+    assert intruder == [] and "conversation-4" not in rooms
 
 
 def test_redis_unreachable_the_local_socket_still_gets_its_answer():
