@@ -9,38 +9,36 @@ that answer was lost: the citizen saw nothing, typed again, and the retyped text
 was taken as the answer to the next question.
 
 :class:`SocketRelay` is python-socketio's Redis manager (pub/sub between the
-servers, no copy kept in Redis) that goes through Redis only when it must: an
-answer for a room with a socket on this server is emitted here only, as before;
-only an answer for a room none of this server's sockets is in is published, for
-the server that holds it. So, in the usual case, no message of the conversation
-crosses to Redis at all. When Redis cannot be reached the local delivery still
-happens (the relay logs that Redis was unreachable, never the message).
+servers, nothing kept in Redis): every answer is emitted on this server and
+published for the others, which emit it to their own sockets in the room. (Publishing
+only when no socket of this server was in the room failed: a long-polling socket the
+browser had left still counted as here until its ping timeout, and took the answer.)
 
-Whoever can publish on Redis must not steer the sockets: the relay obeys only
-``emit`` messages signed with a key derived from the case key (an HMAC the servers
-share and Redis never sees); python-socketio's other pub/sub orders (put a socket in
-a room, disconnect it) are never sent by this project and are ignored, so a Redis
-client cannot join a citizen's room and read the answers. A publish waits at most
-``PUBLISH_SECONDS``: it runs inside the turn (held answers are released inside the
-conversation's lock), and a hung Redis must not hold the turn.
+What crosses Redis is sealed with the case key (Fernet: encrypted and authenticated;
+``buzon.crypto``): an answer can hold the citizen's data (the summary before
+confirming), and Redis sees none of it. Whoever can publish on Redis cannot steer the
+sockets: only sealed ``emit`` orders are obeyed; python-socketio's other pub/sub orders
+(put a socket in a room, disconnect it) are never sent by this project and are
+ignored, so a Redis client cannot join a citizen's room nor speak as the bot. A
+publish waits at most ``PUBLISH_SECONDS``: it runs inside the turn (held answers are
+released inside the conversation's lock), and a hung Redis must not hold the turn.
+When Redis cannot be reached the local delivery still happens (the relay logs that
+Redis was unreachable, never the message).
 
 Configured with the socket.io channel's ``redis_url`` credential (production:
 ``SOCKETIO_REDIS_URL``, by default the lock store's Redis); without it a server
-is on its own, as in development. Use ``rediss://`` with a password when Redis is
-on another machine: what is relayed is a bot message, which can hold the
-citizen's data (the summary before confirming).
+is on its own, as in development.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
-from hashlib import sha256
-from typing import Any
+from typing import Any, Protocol
 
 import socketio
+from cryptography.fernet import InvalidToken
 
 from buzon import wiring
 
@@ -53,50 +51,46 @@ REDIS_OPTIONS = {"socket_connect_timeout": 2, "socket_keepalive": True}
 PUBLISH_SECONDS = 1.5
 
 
-def _relay_key() -> bytes:
-    return wiring.current().cipher.hash_key("socketio-relay")
+class Sealer(Protocol):
+    def encrypt(self, value: str) -> str: ...
+
+    def decrypt(self, token: str) -> str: ...
 
 
-def signed(message: dict[str, Any], key: bytes) -> str:
-    """``message`` as JSON with its HMAC, as published."""
-    body = json.dumps(message, sort_keys=True, separators=(",", ":"))
-    return json.dumps({"body": body, "mac": hmac.new(key, body.encode(), sha256).hexdigest()})
+def sealed(message: dict[str, Any], cipher: Sealer) -> str:
+    """``message`` as published: JSON, encrypted and authenticated."""
+    return cipher.encrypt(json.dumps(message, separators=(",", ":")))
 
 
-def verified(published: Any, key: bytes) -> dict[str, Any] | None:
-    """The emit order inside a published message, or None when it is not one we signed."""
+def opened(published: Any, cipher: Sealer) -> dict[str, Any] | None:
+    """The emit order inside a published message, or None when it is not one we sealed."""
     try:
-        outer = json.loads(published)
-        body, mac = outer["body"], outer["mac"]
-        expected = hmac.new(key, body.encode(), sha256).hexdigest()
-        if not (isinstance(mac, str) and hmac.compare_digest(mac, expected)):
-            return None
-        message = json.loads(body)
-    except (ValueError, TypeError, KeyError, AttributeError):
+        text = published.decode("ascii") if isinstance(published, bytes) else published
+        message = json.loads(cipher.decrypt(text))
+    except (InvalidToken, ValueError, TypeError, AttributeError):
         return None
     return message if isinstance(message, dict) and message.get("method") == "emit" else None
 
 
 class SocketRelay(socketio.AsyncRedisManager):
-    """python-socketio's Redis manager, publishing only what this server cannot deliver,
-    signed, and obeying only signed emits."""
+    """python-socketio's Redis manager with sealed messages and only emits obeyed."""
 
-    def __init__(self, url: str, key: bytes | None = None) -> None:
+    def __init__(self, url: str, cipher: Sealer | None = None) -> None:
         super().__init__(url, channel=CHANNEL, redis_options=dict(REDIS_OPTIONS))
-        self._key = key
+        self._cipher = cipher
 
     @property
-    def key(self) -> bytes:
-        if self._key is None:
-            self._key = _relay_key()
-        return self._key
+    def cipher(self) -> Sealer:
+        if self._cipher is None:
+            self._cipher = wiring.current().cipher
+        return self._cipher
 
     async def _publish(self, data):
         if data.get("method") != "emit":
             return None  # rooms are this server's own business
         try:
             return await asyncio.wait_for(
-                self._publish_raw(signed(data, self.key)), PUBLISH_SECONDS
+                self._publish_raw(sealed(data, self.cipher)), PUBLISH_SECONDS
             )
         except asyncio.TimeoutError:
             logger.error("socket.io relay: Redis did not take an answer in time")
@@ -104,7 +98,7 @@ class SocketRelay(socketio.AsyncRedisManager):
             return None
 
     async def _publish_raw(self, payload: str):
-        """python-socketio's publish (two tries), of an already encoded payload."""
+        """python-socketio's publish (two tries), of an already sealed payload."""
         for retries_left in (1, 0):
             try:
                 if not self.connected:
@@ -118,41 +112,11 @@ class SocketRelay(socketio.AsyncRedisManager):
 
     async def _listen(self):
         async for published in super()._listen():
-            message = verified(published, self.key)
+            message = opened(published, self.cipher)
             if message is None:
-                logger.warning("socket.io relay: a message not signed by a server ignored")
+                logger.warning("socket.io relay: a message not sealed by a server ignored")
                 continue
             yield message
-
-    def delivers_here(self, namespace: str | None, room: Any) -> bool:
-        """Whether a socket of this server is in ``room``."""
-        if room is None or isinstance(room, (list, tuple, set)):
-            return False
-        return next(iter(self.get_participants(namespace or "/", room)), None) is not None
-
-    async def emit(
-        self,
-        event,
-        data,
-        namespace=None,
-        room=None,
-        skip_sid=None,
-        callback=None,
-        to=None,
-        **kwargs,
-    ):
-        room = to or room
-        if callback is None and self.delivers_here(namespace, room):
-            kwargs["ignore_queue"] = True  # emitted on this server only
-        return await super().emit(
-            event,
-            data,
-            namespace=namespace,
-            room=room,
-            skip_sid=skip_sid,
-            callback=callback,
-            **kwargs,
-        )
 
 
 def relay_answers(server: socketio.AsyncServer, url: str | None) -> None:

@@ -416,6 +416,7 @@ class Citizen:
         self.turns: list[tuple[str, list[dict]]] = []
         self.max_tries = 12
         self.patience = 20.0  # seconds waited for an answer before sending the text again
+        self.wait_after_reconnect = False  # see turn()
         self.events: list[tuple[float, str, str]] = []  # (when, who, what) for reports
         self.began = time.monotonic()
 
@@ -509,23 +510,20 @@ class Citizen:
         return "silence"
 
     def turn(self, text: str, expected: Callable[[list[dict]], bool], seconds: float | None = None):
-        """Send ``text`` until the reply ``expected`` arrives; every retry is counted."""
+        """Send ``text`` until the reply ``expected`` arrives; every retry is counted.
+
+        With ``wait_after_reconnect``, a citizen whose connection dropped after the text
+        went out reconnects and waits for the answer before writing again (the text may
+        wait on the other server for the conversation's lock, and its answer follows the
+        socket); otherwise, and after silence, the text is sent again."""
         seconds = self.patience if seconds is None else seconds
-        for _ in range(self.max_tries):
-            start = len(self.messages)
-            self.note("citizen", str(text))
-            if self.client is not None and self.client.connected:
-                try:
-                    self.client.emit(
-                        "user_uttered",
-                        {
-                            "message": text,
-                            "customData": {"language": "es"},
-                            "session_id": self.session_id,
-                        },
-                    )
-                except socketio.exceptions.BadNamespaceError:
-                    pass
+        tries, send = 0, True
+        while tries < self.max_tries:
+            tries += 1
+            if send:
+                start = len(self.messages)
+                self.note("citizen", str(text))
+                sent = self._emit(text)
             outcome = self._outcome(start, expected, seconds)
             if outcome == "ok":
                 time.sleep(0.15)  # the rest of the same answer
@@ -534,11 +532,26 @@ class Citizen:
                 return self.messages[start:]
             self.retried[outcome] += 1
             self.note("test", outcome)
+            send = True
             if outcome in ("disconnected", "silence"):
                 self.reconnect()
+                send = not (outcome == "disconnected" and sent and self.wait_after_reconnect)
             else:
                 time.sleep(1.5)  # "escríbalo de nuevo en unos minutos"
         raise AssertionError(f"no answer to a turn after retries: {dict(self.retried)}")
+
+    def _emit(self, text: str) -> bool:
+        """Whether ``text`` went out on a live connection."""
+        if self.client is None or not self.client.connected:
+            return False
+        try:
+            self.client.emit(
+                "user_uttered",
+                {"message": text, "customData": {"language": "es"}, "session_id": self.session_id},
+            )
+        except socketio.exceptions.BadNamespaceError:
+            return False
+        return True
 
     def reach_evidence(self, pause: float = 0.0) -> None:
         """From the menu to the question about evidence."""

@@ -1,4 +1,4 @@
-"""Answers relayed between Rasa servers through Redis only when they must be
+"""Answers relayed between Rasa servers through Redis, sealed, and only answers
 (channels/socketio_relay.py), on the machine's Redis.
 
 Two python-socketio servers, each with its relay, stand for two Rasa servers; a
@@ -15,11 +15,13 @@ import os
 import pytest
 import redis
 import socketio
+from cryptography.fernet import Fernet
 
-from channels.socketio_relay import CHANNEL, SocketRelay, relay_answers, signed
+from buzon.crypto import FieldCipher
+from channels.socketio_relay import CHANNEL, SocketRelay, relay_answers, sealed
 
 URL = "redis://127.0.0.1:6379/1"
-KEY = b"k" * 32  # the servers' shared relay key (derived from the case key in production)
+CIPHER = FieldCipher(Fernet.generate_key().decode())  # the servers' case key
 
 
 @pytest.fixture()
@@ -36,8 +38,8 @@ def redis_url():
 class Server:
     """A socket.io server with the relay, and what it wrote to each of its sockets."""
 
-    def __init__(self, url: str, key: bytes = KEY) -> None:
-        self.sio = socketio.AsyncServer(async_mode="asgi", client_manager=SocketRelay(url, key))
+    def __init__(self, url: str) -> None:
+        self.sio = socketio.AsyncServer(async_mode="asgi", client_manager=SocketRelay(url, CIPHER))
         self.written: list[tuple[str, object]] = []
 
         async def capture(eio_sid, eio_packet):  # an Engine.IO message: "2" + JSON
@@ -54,8 +56,8 @@ class Server:
         return [data for to, data in self.written if to == eio_sid]
 
 
-async def published_while(url: str, action) -> list[dict]:
-    """What reached Redis on the relay's channel while ``action`` ran."""
+async def published_while(url: str, action) -> list[bytes]:
+    """What reached Redis on the relay's channel while ``action`` ran, as Redis has it."""
     listener = redis.asyncio.Redis.from_url(url)
     pubsub = listener.pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(CHANNEL)
@@ -65,26 +67,30 @@ async def published_while(url: str, action) -> list[dict]:
     while asyncio.get_running_loop().time() < deadline:
         message = await pubsub.get_message(timeout=0.2)
         if message is not None:
-            messages.append(json.loads(json.loads(message["data"])["body"]))
+            messages.append(message["data"])
     await pubsub.close()
     await listener.close()
     return messages
 
 
-def test_an_answer_for_a_socket_on_this_server_stays_on_this_server(redis_url):
+def test_an_answer_goes_to_the_socket_here_and_to_redis_sealed(redis_url):
     async def scenario():
         here = Server(redis_url)
         await here.socket_in("conversation-1", "socket-a")
 
         async def answer():
-            await here.sio.emit("bot_uttered", {"text": "hola"}, room="conversation-1")
+            await here.sio.emit(
+                "bot_uttered", {"text": "Cédula: 0912345675"}, room="conversation-1"
+            )
 
         published = await published_while(redis_url, answer)
         return here.received("socket-a"), published
 
     received, published = asyncio.run(scenario())
-    assert received == [["bot_uttered", {"text": "hola"}]]
-    assert published == []  # nothing of the conversation went to Redis
+    assert received == [["bot_uttered", {"text": "Cédula: 0912345675"}]]  # once, here
+    assert len(published) == 1
+    assert b"0912345675" not in published[0] and b"conversation-1" not in published[0]
+    assert json.loads(CIPHER.decrypt(published[0].decode()))["room"] == "conversation-1"
 
 
 def test_an_answer_for_a_socket_on_the_other_server_reaches_it_there(redis_url):
@@ -112,7 +118,7 @@ def test_an_answer_for_a_socket_on_the_other_server_reaches_it_there(redis_url):
         ["bot_uttered", {"text": "¿En qué cantón?"}],
         ["bot_uttered", {"text": "Gracias"}],
     ]
-    assert [m["room"] for m in published] == ["conversation-2"]
+    assert [json.loads(CIPHER.decrypt(m.decode()))["room"] for m in published] == ["conversation-2"]
 
 
 async def listening(url: str, servers: int) -> None:
@@ -142,7 +148,7 @@ def test_without_a_url_a_server_keeps_its_own_manager_with_one_it_gets_the_relay
     assert isinstance(sio.manager, SocketRelay) and sio.manager.server is sio
 
 
-def test_only_signed_emits_from_a_server_are_obeyed(redis_url):
+def test_only_sealed_emits_from_a_server_are_obeyed(redis_url):
     """Someone who can publish on Redis cannot put a socket in a citizen's room nor
     speak as the bot."""
 
@@ -162,18 +168,19 @@ def test_only_signed_emits_from_a_server_are_obeyed(redis_url):
             "method": "enter_room", "sid": intruder_sid, "namespace": "/",
             "room": "conversation-4", "host_id": "intruder",
         }  # fmt: skip
+        other_key = FieldCipher(Fernet.generate_key().decode())
         await publisher.publish(CHANNEL, json.dumps(emit))  # python-socketio's own format
-        await publisher.publish(CHANNEL, signed(emit, b"x" * 32))  # another key
-        await publisher.publish(CHANNEL, signed(enter, KEY))  # signed, but not an emit
+        await publisher.publish(CHANNEL, sealed(emit, other_key))  # another key
+        await publisher.publish(CHANNEL, sealed(enter, CIPHER))  # sealed, but not an emit
         await asyncio.sleep(1)
-        await publisher.publish(CHANNEL, signed({**emit, "data": [{"text": "real"}]}, KEY))
+        await publisher.publish(CHANNEL, sealed({**emit, "data": [{"text": "real"}]}, CIPHER))
         await arrived(here, "socket-d", 1)
         await publisher.close()
         rooms = here.sio.manager.get_rooms(intruder_sid, "/")
         return here.received("socket-d"), here.received("socket-intruder"), rooms
 
     received, intruder, rooms = asyncio.run(scenario())
-    assert received == [["bot_uttered", {"text": "real"}]]  # only the signed emit
+    assert received == [["bot_uttered", {"text": "real"}]]  # only the sealed emit
     assert intruder == [] and "conversation-4" not in rooms
 
 
