@@ -310,8 +310,12 @@ def stock_bot(work: Path) -> dict:
 def measure(label: str, say: Talker, scripts, pids: dict[str, int], args) -> dict:
     finished = FINISHED[label]
     result = {"sequential": sequential(say, scripts, args.conversations, finished)}
-    profilers = [profiler(f"{label}-{name}", pid, args) for name, pid in pids.items()]
-    profilers = profilers if args.profile else []
+    # py-spy only with --profile (make profile installs it; make bench does not)
+    profilers = (
+        [profiler(f"{label}-{name}", pid, args) for name, pid in pids.items()]
+        if args.profile
+        else []
+    )
     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     result["concurrent"] = concurrent(say, scripts, finished, args.clients, args.seconds)
     messages = result["concurrent"]["messages"]
