@@ -571,10 +571,7 @@ def test_a_registration_whose_conversation_was_not_saved_is_not_registered_twice
         # Hold the conversations table so that the turn's save waits (reads still pass).
         blocker.cursor().execute("LOCK TABLE events IN EXCLUSIVE MODE")
         start = len(citizen.messages)
-        citizen.client.emit(
-            "user_uttered",
-            {"message": "/affirm", "customData": {}, "session_id": citizen.session_id},
-        )
+        assert citizen.send_text("/affirm")
         deadline = time.monotonic() + 30
         while len(case_numbers(topology)) == before and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -626,10 +623,7 @@ def test_an_answer_finished_on_the_server_the_socket_left_reaches_it(topology):
         citizen.turn("/register_queja", says(ASKED[0]))
         ticket = locks.issue_ticket(citizen.session_id)
         start = len(citizen.messages)
-        citizen.client.emit(
-            "user_uttered",
-            {"message": "/affirm", "customData": {}, "session_id": citizen.session_id},
-        )
+        assert citizen.send_text("/affirm")
         time.sleep(2)  # server 1 waits for the lock
         assert citizen.messages[start:] == []
         citizen.close()

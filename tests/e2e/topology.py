@@ -517,13 +517,12 @@ class Citizen:
         wait on the other server for the conversation's lock, and its answer follows the
         socket); otherwise, and after silence, the text is sent again."""
         seconds = self.patience if seconds is None else seconds
-        tries, send = 0, True
-        while tries < self.max_tries:
-            tries += 1
+        send = True
+        for _ in range(self.max_tries):
             if send:
                 start = len(self.messages)
                 self.note("citizen", str(text))
-                sent = self._emit(text)
+                sent = self.send_text(text)
             outcome = self._outcome(start, expected, seconds)
             if outcome == "ok":
                 time.sleep(0.15)  # the rest of the same answer
@@ -540,7 +539,7 @@ class Citizen:
                 time.sleep(1.5)  # "escríbalo de nuevo en unos minutos"
         raise AssertionError(f"no answer to a turn after retries: {dict(self.retried)}")
 
-    def _emit(self, text: str) -> bool:
+    def send_text(self, text: str) -> bool:
         """Whether ``text`` went out on a live connection."""
         if self.client is None or not self.client.connected:
             return False
