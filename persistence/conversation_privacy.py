@@ -28,7 +28,6 @@ True
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 FORGET_SLOT = "forget_conversation"
@@ -50,14 +49,19 @@ def _entities(entities: Any) -> list:
 
 
 def redacted(event: dict) -> dict:
-    """``event`` (a Rasa event as a dict) without anything the citizen gave."""
-    data = copy.deepcopy(event)
+    """``event`` (a Rasa event as a dict) without anything the citizen gave.
+
+    A new dict; ``event`` is left as it was. What the two share is what is kept (a
+    bot's buttons, an intent): a deep copy of every event cost a third of the
+    forgetting of a conversation (``make bench``)."""
+    data = dict(event)
     kind = data.get("event")
     if kind == "user":
         data["text"] = None
         data["metadata"] = {}
-        parse = data.get("parse_data") or {}
+        parse = dict(data.get("parse_data") or {})
         if parse:
+            data["parse_data"] = parse
             parse["text"] = None
             parse["entities"] = _entities(parse.get("entities"))
             parse.pop("response_selector", None)
