@@ -106,9 +106,12 @@ class EncryptedEvent(_Base):
     data = sa.Column(EncryptedText)
 
 
-def _row(sender_id: str, event: Any) -> dict[str, Any]:
-    """The ``events`` row of one event, as Rasa's SQL tracker store writes it."""
+def _row(sender_id: str, event: Any, forgetting: bool = False) -> dict[str, Any]:
+    """The ``events`` row of one event, as Rasa's SQL tracker store writes it (without
+    what the citizen gave when the turn forgets the conversation)."""
     data = event.as_dict()
+    if forgetting:
+        data = conversation_privacy.redacted(data)
     return {
         "sender_id": sender_id,
         "type_name": event.type_name,
@@ -184,26 +187,27 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Rasa's, with the new events inserted in one statement rather than one ORM
-        object each; then the turn's answers are released (:data:`after_turn_saved`)
-        and the conversation is forgotten when the turn asked for it."""
+        object each, and the conversation forgotten in the same transaction when the
+        turn asked for it; then, once committed, the turn's answers are released
+        (:data:`after_turn_saved`): a citizen told that what they gave is forgotten is
+        told so only once it is, and a failure to forget fails the turn ("try again")."""
         await self.stream_events(tracker)
+        forgetting = any(
+            isinstance(e, SlotSet) and e.key == conversation_privacy.FORGET_SLOT and e.value
+            for e in _latest_turn(tracker)
+        )
         try:
             with self.session_scope() as session:
-                rows = [
-                    _row(tracker.sender_id, event)
-                    for event in self._additional_events(session, tracker)
-                ]
+                new = list(self._additional_events(session, tracker))
+                if forgetting:
+                    self._forget_stored(session, tracker.sender_id)
+                rows = [_row(tracker.sender_id, event, forgetting) for event in new]
                 if rows:
                     session.execute(sa.insert(self.SQLEvent.__table__), rows)
                 session.commit()
             release = after_turn_saved.get()
             if release is not None:
                 await release()
-            if any(
-                isinstance(e, SlotSet) and e.key == conversation_privacy.FORGET_SLOT and e.value
-                for e in _latest_turn(tracker)
-            ):
-                self.forget(tracker.sender_id)
         except sa.exc.SQLAlchemyError:
             # Not kept in memory by Rasa's fail-safe wrapper as if saved: the citizen is
             # told to try again, and the next turn starts from what is stored (a case
@@ -211,33 +215,39 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
             raise TrackerStoreUnavailable() from None
 
     def forget(self, sender_id: str) -> int:
-        """Rewrite the conversation's events without what the citizen gave; how many changed.
-
-        Only the kinds of event that can hold it are read (an action's name holds
-        nothing), and the changed rows are written in one statement: a registration's
-        conversation of about 170 events took 35 ms here, one by one through the ORM."""
-        table = self.SQLEvent.__table__
+        """Rewrite the conversation's events without what the citizen gave; how many changed."""
         with self.session_scope() as session:
-            rows = session.execute(
-                sa.select(table.c.id, table.c.data).where(
-                    table.c.sender_id == sender_id,
-                    table.c.type_name.in_(conversation_privacy.REDACTED_KINDS),
-                )
-            )
-            changes = []
-            for row_id, data in rows:
-                event = json.loads(data)
-                clean = conversation_privacy.redacted(event)
-                if clean != event:
-                    changes.append({"row_id": row_id, "clean": json.dumps(clean)})
-            if changes:
-                session.execute(
-                    table.update()
-                    .where(table.c.id == sa.bindparam("row_id"))
-                    .values(data=sa.bindparam("clean", type_=table.c.data.type)),
-                    changes,
-                )
+            changed = self._forget_stored(session, sender_id)
             session.commit()
+        return changed
+
+    def _forget_stored(self, session: Any, sender_id: str) -> int:
+        """Rewrite the stored events of the conversation (in ``session``'s transaction).
+
+        Only the kinds of event that can hold what the citizen gave are read (an
+        action's name holds nothing), and the changed rows are written in one
+        statement: a registration's conversation of about 170 events took 35 ms here,
+        one by one through the ORM."""
+        table = self.SQLEvent.__table__
+        rows = session.execute(
+            sa.select(table.c.id, table.c.data).where(
+                table.c.sender_id == sender_id,
+                table.c.type_name.in_(conversation_privacy.REDACTED_KINDS),
+            )
+        )
+        changes = []
+        for row_id, data in rows:
+            event = json.loads(data)
+            clean = conversation_privacy.redacted(event)
+            if clean != event:
+                changes.append({"row_id": row_id, "clean": json.dumps(clean)})
+        if changes:
+            session.execute(
+                table.update()
+                .where(table.c.id == sa.bindparam("row_id"))
+                .values(data=sa.bindparam("clean", type_=table.c.data.type)),
+                changes,
+            )
         return len(changes)
 
     def purge_idle(self, before_timestamp: float) -> int:

@@ -245,3 +245,63 @@ def test_a_failing_database_stops_the_turn_instead_of_a_blank_or_unsaved_convers
     tracker.update(SlotSet("cedula", CEDULA))
     with pytest.raises(TrackerStoreUnavailable):
         asyncio.run(store.save(tracker))
+
+
+def forgetting_turn():
+    return [
+        UserUttered("cancelar", {"name": "cancel"}),
+        ActionExecuted("action_cancel"),
+        SlotSet("cedula", None),
+        SlotSet("forget_conversation", "cancelled"),
+        BotUttered("Listo, olvidé lo que me diste"),
+    ]
+
+
+def test_the_answers_of_a_forgetting_turn_go_out_only_once_the_conversation_is_forgotten(
+    store, tmp_path
+):
+    """The citizen is told «olvidé lo que me diste» when it is true: the forgetting is in
+    the turn's transaction, and the answers are released after its commit."""
+    from persistence.encrypted_tracker_store import after_turn_saved
+
+    save(store, "olvido", [UserUttered(CEDULA, {"name": "inform"}), SlotSet("cedula", CEDULA)])
+    seen_at_release = []
+
+    async def release():  # what another connection sees when the answers go out
+        store_view = EncryptedSQLTrackerStore(
+            domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "t.db")
+        )
+        again = await store_view.retrieve("olvido")
+        seen_at_release.append(json.dumps([e.as_dict() for e in again.events]))
+
+    token = after_turn_saved.set(release)
+    try:
+        save(store, "olvido", forgetting_turn())
+    finally:
+        after_turn_saved.reset(token)
+    assert len(seen_at_release) == 1
+    assert CEDULA not in seen_at_release[0] and "cancelled" in seen_at_release[0]
+
+
+def test_a_failure_to_forget_fails_the_turn_and_releases_nothing(store, tmp_path, monkeypatch):
+    from persistence.encrypted_tracker_store import TrackerStoreUnavailable, after_turn_saved
+
+    save(store, "olvido", [UserUttered(CEDULA, {"name": "inform"}), SlotSet("cedula", CEDULA)])
+    stored = rows(tmp_path)
+
+    def broken(session, sender_id):
+        raise sqlalchemy_error("OperationalError")
+
+    monkeypatch.setattr(store, "_forget_stored", broken)
+    released = []
+
+    async def release():
+        released.append(True)
+
+    token = after_turn_saved.set(release)
+    try:
+        with pytest.raises(TrackerStoreUnavailable):
+            save(store, "olvido", forgetting_turn())
+    finally:
+        after_turn_saved.reset(token)
+    assert released == [] and rows(tmp_path) == stored  # nothing of the turn was kept
