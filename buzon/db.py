@@ -14,6 +14,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import declarative_base, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from buzon.settings import ROOT
 
@@ -24,11 +25,20 @@ Base = declarative_base()
 def make_engine(url: str) -> Engine:
     """An engine for ``url`` that never puts bound values (personal data) in errors.
 
-    SQLite also gets a busy timeout and its parent folder.
+    SQLite also gets a busy timeout and its parent folder, and its connections are
+    kept in a pool: SQLAlchemy 1.4 opens one per session for a file by default, and
+    closing it checkpoints the write-ahead log, which made a case's registration take
+    4.4 ms instead of 3.0 ms and an action's look-up twice as long (``make bench``).
     """
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, future=True, hide_parameters=True, connect_args={"timeout": 30})
+        engine = create_engine(
+            url,
+            future=True,
+            hide_parameters=True,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            poolclass=QueuePool,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
