@@ -47,6 +47,13 @@ def _deliver_now() -> None:
         logger.warning("immediate e-mail delivery failed: %s", type(error).__name__)
 
 
+# The e-mail goes a moment after the answer: the thread that renders and sends it
+# competes with the answer for the interpreter, and started at once it made the
+# registration's answer 6 ms slower (of 10; measured with the action run in-process).
+DELIVERY_DELAY_S = 0.1
+
+
 def deliver_soon() -> None:
-    """Send queued e-mails in a worker thread without making the citizen wait."""
-    asyncio.get_running_loop().run_in_executor(None, _deliver_now)
+    """Send queued e-mails in a worker thread, just after the citizen is answered."""
+    loop = asyncio.get_running_loop()
+    loop.call_later(DELIVERY_DELAY_S, loop.run_in_executor, None, _deliver_now)

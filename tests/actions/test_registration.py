@@ -315,6 +315,28 @@ def wait_for_mail(services, number, seconds=10.0):
     raise AssertionError(f"no e-mail for {number} in {folder}")
 
 
+def test_the_email_is_sent_just_after_the_answer_not_while_it_is_written(monkeypatch):
+    """deliver_soon() hands delivery to a thread only once the answer has had its moment
+    (started at once, the thread slowed the registration's answer)."""
+    import asyncio
+    import threading
+
+    from actions import services
+
+    sent = threading.Event()
+    monkeypatch.setattr(services, "_deliver_now", sent.set)
+
+    async def answer_then_wait():
+        services.deliver_soon()
+        await asyncio.sleep(services.DELIVERY_DELAY_S / 2)  # the answer goes out meanwhile
+        early = sent.is_set()
+        await asyncio.sleep(services.DELIVERY_DELAY_S)
+        await asyncio.get_running_loop().run_in_executor(None, sent.wait, 5)
+        return early, sent.is_set()
+
+    assert asyncio.run(answer_then_wait()) == (False, True)
+
+
 @pytest.mark.parametrize(
     "channel, metadata, kept",
     [
