@@ -45,7 +45,7 @@ class StartFollowup(Action):
             case = await asyncio.to_thread(_followup().current, tracker.sender_id, number)
         except NoGrant:
             dispatcher.utter_message(response="utter_followup_expired")
-            return [*reset(FOLLOWUP_SLOTS), FollowupAction("action_listen")]
+            return [*reset(tracker, FOLLOWUP_SLOTS), FollowupAction("action_listen")]
         intent = latest_intent(tracker)
         allowed = {
             "add_information": case.may_write,
@@ -56,7 +56,7 @@ class StartFollowup(Action):
             dispatcher.utter_message(response="utter_followup_not_now")
             return [FollowupAction("action_listen")]
         return [
-            *reset(FOLLOWUP_IN_PROGRESS),
+            *reset(tracker, FOLLOWUP_IN_PROGRESS),
             SlotSet("followup_kind", case.kind),
             SlotSet("followup_batch", uuid.uuid4().hex),
         ]
@@ -147,12 +147,12 @@ async def _submit(dispatcher, tracker, call, done_response: str) -> list:
         await asyncio.to_thread(call, number)
     except NoGrant:
         dispatcher.utter_message(response="utter_followup_expired")
-        return [*reset(FOLLOWUP_SLOTS), *forget(FORGET_FOLLOWUP)]
+        return [*reset(tracker, FOLLOWUP_SLOTS), *forget(FORGET_FOLLOWUP)]
     except Invalid:
         dispatcher.utter_message(response="utter_followup_not_now")
-        return [*reset(FOLLOWUP_IN_PROGRESS), *forget(FORGET_FOLLOWUP)]
+        return [*reset(tracker, FOLLOWUP_IN_PROGRESS), *forget(FORGET_FOLLOWUP)]
     dispatcher.utter_message(response=done_response, number=number)
-    return [*reset(FOLLOWUP_IN_PROGRESS), *forget(FORGET_FOLLOWUP)]
+    return [*reset(tracker, FOLLOWUP_IN_PROGRESS), *forget(FORGET_FOLLOWUP)]
 
 
 class SubmitFollowup(Action):

@@ -110,9 +110,12 @@ class Turn:
         return dict(self.slot(FAILURES_SLOT) or {})
 
     def accept(self, slot: str, value: Any, **more: Any) -> dict[str, Any]:
-        """``value`` in ``slot`` (and ``more`` slots), its failures forgotten."""
+        """``value`` in ``slot`` (and ``more`` slots), its failures forgotten (the count is
+        set only when it changes: an unchanged one was an event stored every turn)."""
         failures = self._failures()
-        failures.pop(slot, None)
+        if slot not in failures:
+            return {slot: value, **more}
+        failures.pop(slot)
         return {slot: value, FAILURES_SLOT: failures, **more}
 
     def refuse(self, slot: str, reason: str, **details: Any) -> dict[str, Any]:

@@ -158,6 +158,19 @@ class Outcome:
         """The slots once the events are applied."""
         return {**self.before, **self.changes}
 
+    def emptied(self, slots: Iterable[str], **also: Any) -> bool:
+        """``slots`` empty afterwards, ``also`` set to its values, and nothing else touched;
+        no event emptying a slot that was empty already (each is stored and replayed on
+        every later turn)."""
+        slots = set(slots)
+        after = self.slots
+        return (
+            all(after.get(slot) is None for slot in slots)
+            and all(after.get(name) == value for name, value in also.items())
+            and set(self.changes) <= slots | set(also)
+            and all(self.before.get(name) is not None for name in set(self.changes) - set(also))
+        )
+
     def changed(self) -> dict[str, Any]:
         """Only the slots whose value is different after the action."""
         after = self.slots
