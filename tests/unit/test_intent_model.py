@@ -75,3 +75,28 @@ def test_vectorisers_with_other_settings_do_not_share_features(model):
     families = copy.deepcopy(model.families)
     families.set_params(features__words__sublinear_tf=False)  # same vocabulary, other weights
     assert not IntentModel(model.intents, families)._shared_features
+
+
+def test_stacked_calibration_gives_scikit_learns_probabilities(model):
+    import numpy
+
+    from buzon.intent_model import StackedCalibration, normalized
+
+    messages = [normalized(t) for t in TEXTS[:6] + ["", "insulina gratis cobro", "zzz qqq"]]
+    for pipeline in (model.intents, model.families):
+        features = pipeline[:-1].transform(messages)
+        theirs = pipeline[-1].predict_proba(features)
+        ours = StackedCalibration(pipeline[-1]).predict_proba(features)
+        assert ours.shape == theirs.shape == (len(messages), len(pipeline.classes_))
+        assert numpy.allclose(ours, theirs, rtol=0, atol=1e-12)
+    assert model._intent_probabilities.__self__.__class__ is StackedCalibration
+
+
+def test_a_model_stacked_calibration_does_not_cover_keeps_scikit_learns_method():
+    from buzon.intent_model import StackedCalibration
+
+    binary = ["denuncia_venta_medicamentos"] * 2 + ["queja_medicamentos"] * 2
+    two = IntentModel.train(TEXTS[:4] * 6, binary * 6, {"calibration_folds": 3, "by_family": False})
+    method = StackedCalibration.of(two.intents[-1])  # two classes: scikit-learn's own
+    assert method == two.intents[-1].predict_proba
+    assert two.rank(["no hay insulina"])[0][0][0] == "queja_medicamentos"
