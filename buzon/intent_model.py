@@ -198,6 +198,7 @@ class IntentModel:
 
     @cached_property
     def _family_probabilities(self) -> Any:
+        assert self.families is not None  # read only when there is a family classifier
         return StackedCalibration.of(self.families[-1])
 
     def rank(self, texts: Sequence[str]) -> list[list[tuple[str, float]]]:
