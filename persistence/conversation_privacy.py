@@ -6,8 +6,10 @@ action asks for it by setting the slot ``forget_conversation``; the tracker stor
 (:mod:`persistence.encrypted_tracker_store`) then rewrites every stored event of
 the conversation with :func:`redacted`:
 
-- what the citizen wrote: the text, entity values and metadata of each message
-  (the intent and the entity *names* stay, for the trainers' statistics);
+- what the citizen wrote: the text, entity values, metadata and id of each message
+  (a WhatsApp message's id encodes the sender's number; Rasa copies metadata and id
+  into the parse data too); the intent and the entity *names* stay, for the
+  trainers' statistics;
 - every slot value (the slots were reset by the same action, so the conversation
   ends in the same state it would have had);
 - what the bot said, which echoes the data (the summary, the tracking key):
@@ -16,10 +18,11 @@ the conversation with :func:`redacted`:
 Action names, intent names and times stay: they say how the conversation went,
 not who was in it.
 
->>> redacted({"event": "user", "text": "mi cédula es 1712345678", "parse_data": {
+>>> parse = redacted({"event": "user", "text": "mi cédula es 1712345678", "parse_data": {
 ...     "text": "mi cédula es 1712345678", "intent": {"name": "inform"},
 ...     "entities": [{"entity": "cedula", "value": "1712345678", "start": 13}]}})["parse_data"]
-{'text': None, 'intent': {'name': 'inform'}, 'entities': [{'entity': 'cedula'}]}
+>>> parse["text"], parse["intent"], parse["entities"]
+(None, {'name': 'inform'}, [{'entity': 'cedula'}])
 >>> redacted({"event": "slot", "name": "cedula", "value": "1712345678"})["value"] is None
 True
 >>> redacted({"event": "slot", "name": "forget_conversation", "value": "cancelled"})["value"]
@@ -59,10 +62,15 @@ def redacted(event: dict) -> dict:
     if kind == "user":
         data["text"] = None
         data["metadata"] = {}
+        # a WhatsApp message's id encodes the sender's number
+        data["message_id"] = None
         parse = dict(data.get("parse_data") or {})
         if parse:
             data["parse_data"] = parse
             parse["text"] = None
+            # Rasa copies the message's metadata (the WhatsApp number) and id here too
+            parse["metadata"] = {}
+            parse["message_id"] = None
             parse["entities"] = _entities(parse.get("entities"))
             parse.pop("response_selector", None)
     elif kind == "bot":

@@ -16,6 +16,8 @@ from persistence.encrypted_tracker_store import EncryptedSQLTrackerStore
 from tests import synthetic
 
 CEDULA = synthetic.cedula("171122334")
+# A WhatsApp message id: base64 of a record that holds the sender's number
+WAMID = "wamid.HBgMNTkzOTgxMTEyMjMzFQIAEhgUM0VCMEQ5NjE1NzY0RDE3QjQ0NjcA"
 DOMAIN = Domain.from_yaml("""
 slots:
   cedula:
@@ -126,6 +128,11 @@ def test_forget_reads_every_kind_of_event_that_can_hold_what_the_citizen_gave():
     given = {"wa_id": "593981112233", "text": CEDULA}
     samples = [
         UserUttered(CEDULA, {"name": "inform"}, [{"entity": "cedula", "value": CEDULA}]),
+        # as the WhatsApp channel sends it: the number as metadata, Rasa copying it and the
+        # message id (which encodes the number) into the parse data
+        UserUttered(
+            "hola", {"name": "greet"}, metadata={"wa_id": "593981112233"}, message_id=WAMID
+        ),
         BotUttered(CEDULA, {"buttons": None}, metadata=given),
         SlotSet("cedula", CEDULA),
         rasa_events.EntitiesAdded([{"entity": "cedula", "value": CEDULA}]),
@@ -148,7 +155,8 @@ def test_forget_reads_every_kind_of_event_that_can_hold_what_the_citizen_gave():
         before = json.dumps(data, sort_keys=True)
         clean = redacted(data)
         assert json.dumps(data, sort_keys=True) == before  # the event given is left as it was
-        assert CEDULA not in json.dumps(clean) and "593981112233" not in json.dumps(clean)
+        for secret in (CEDULA, "593981112233", WAMID):
+            assert secret not in json.dumps(clean), (data["event"], secret)
         if clean != data:
             changed.add(data["event"])
     assert changed == set(REDACTED_KINDS)
