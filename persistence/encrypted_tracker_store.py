@@ -205,14 +205,17 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
                 if rows:
                     session.execute(sa.insert(self.SQLEvent.__table__), rows)
                 session.commit()
-            release = after_turn_saved.get()
-            if release is not None:
-                await release()
-        except sa.exc.SQLAlchemyError:
-            # Not kept in memory by Rasa's fail-safe wrapper as if saved: the citizen is
-            # told to try again, and the next turn starts from what is stored (a case
-            # confirmed twice is registered once: buzon.cases.store.AlreadyRegistered)
+        except (sa.exc.SQLAlchemyError, InvalidToken, ValueError):
+            # Not kept in memory by Rasa's fail-safe wrapper as if saved, which would then
+            # send the turn's answers: the citizen is told to try again, and the next turn
+            # starts from what is stored (a case confirmed twice is registered once:
+            # buzon.cases.store.AlreadyRegistered). A stored row that cannot be read back
+            # to be forgotten (InvalidToken, ValueError) fails the turn the same way:
+            # "forgotten" is never said of a conversation that is not.
             raise TrackerStoreUnavailable() from None
+        release = after_turn_saved.get()
+        if release is not None:
+            await release()
 
     def forget(self, sender_id: str) -> int:
         """Rewrite the conversation's events without what the citizen gave; how many changed."""

@@ -313,3 +313,31 @@ def test_a_failure_to_forget_fails_the_turn_and_releases_nothing(store, tmp_path
     finally:
         after_turn_saved.reset(token)
     assert released == [] and rows(tmp_path) == stored  # nothing of the turn was kept
+
+
+def test_a_stored_row_that_cannot_be_read_to_be_forgotten_fails_the_turn(store, tmp_path):
+    """Rasa's fail-safe wrapper would swallow the error and the answers would say
+    «olvidé…» of a conversation still stored."""
+    from persistence.encrypted_tracker_store import TrackerStoreUnavailable, after_turn_saved
+
+    tracker = save(store, "olvido", [UserUttered(CEDULA, {"name": "inform"})])
+    with sqlite3.connect(tmp_path / "t.db") as connection:  # a row no key of ours reads
+        connection.execute(
+            "INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (?,?,?,?)",
+            ("olvido", "slot", 1.0, "gAAAAAB-not-a-token-of-this-key"),
+        )
+    stored = rows(tmp_path)
+    released = []
+
+    async def release():
+        released.append(True)
+
+    for event in forgetting_turn():
+        tracker.update(event)
+    token = after_turn_saved.set(release)
+    try:
+        with pytest.raises(TrackerStoreUnavailable):
+            asyncio.run(store.save(tracker))
+    finally:
+        after_turn_saved.reset(token)
+    assert released == [] and rows(tmp_path) == stored
