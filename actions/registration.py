@@ -38,8 +38,8 @@ CATEGORY_INTENTS = set(routing.categories())
 def reset(tracker: Tracker, slots) -> list[dict[str, Any]]:
     """Empty ``slots``: those that hold something (setting an empty slot to nothing
     changes nothing, but each such event is stored, read back, replayed and sent to the
-    action server on every later turn: a registration's conversation had 169 events,
-    85 of them emptying an empty slot, and its turns grew slower with them)."""
+    action server on every later turn: 39 of a registration's 169 events were such
+    no-ops, with the unchanged failure counts of ``actions.form_validation``)."""
     return [SlotSet(slot, None) for slot in slots if tracker.get_slot(slot) is not None]
 
 

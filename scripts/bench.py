@@ -485,7 +485,7 @@ def plot(report: dict, path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     # 40, not 10: the stock bot's p95 over 10 conversations (40 messages, so the second
-    # slowest) went from 24 to 30 ms between two runs on one machine
+    # slowest) was 24.3 ms in one run and 29.5 ms in another on one machine
     parser.add_argument("--conversations", type=int, default=40, help="one at a time")
     parser.add_argument("--clients", type=int, default=20, help="conversations at once")
     parser.add_argument("--seconds", type=float, default=60, help="of concurrent load")

@@ -100,3 +100,14 @@ def test_a_model_stacked_calibration_does_not_cover_keeps_scikit_learns_method()
     method = StackedCalibration.of(two.intents[-1])  # two classes: scikit-learn's own
     assert method == two.intents[-1].predict_proba
     assert two.rank(["no hay insulina"])[0][0][0] == "queja_medicamentos"
+
+
+def test_a_fold_without_every_class_keeps_scikit_learns_method(model):
+    import copy
+
+    from buzon.intent_model import StackedCalibration
+
+    calibrated = copy.deepcopy(model.intents[-1])
+    fold = calibrated.calibrated_classifiers_[0].base_estimator
+    fold.classes_ = fold.classes_[:-1]  # as when a class had too few examples for a fold
+    assert StackedCalibration.of(calibrated) == calibrated.predict_proba
