@@ -217,13 +217,6 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
         if release is not None:
             await release()
 
-    def forget(self, sender_id: str) -> int:
-        """Rewrite the conversation's events without what the citizen gave; how many changed."""
-        with self.session_scope() as session:
-            changed = self._forget_stored(session, sender_id)
-            session.commit()
-        return changed
-
     def _forget_stored(self, session: Any, sender_id: str) -> int:
         """Rewrite the stored events of the conversation (in ``session``'s transaction).
 

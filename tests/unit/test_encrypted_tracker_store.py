@@ -120,7 +120,7 @@ def test_a_request_to_forget_erases_what_the_citizen_gave(store, tmp_path):
 
 
 def test_forget_reads_every_kind_of_event_that_can_hold_what_the_citizen_gave():
-    """forget() reads only the rows of REDACTED_KINDS: every kind redaction changes is one."""
+    """Forgetting reads only the rows of REDACTED_KINDS: every kind redaction changes is one."""
     from rasa.shared.core import events as rasa_events
 
     from persistence.conversation_privacy import REDACTED_KINDS, redacted
