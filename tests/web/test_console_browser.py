@@ -149,7 +149,7 @@ def sign_in(driver, console: Console, member) -> None:
 
 def heading_says(driver, words: str, seconds: float = 30) -> None:
     """Wait for the page the form led to (the old page's elements go stale meanwhile)."""
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -158,6 +158,12 @@ def heading_says(driver, words: str, seconds: float = 30) -> None:
             return words in d.find_element(By.TAG_NAME, "h1").text
         except StaleElementReferenceException:
             return False
+        except WebDriverException as error:
+            # Chromium's way of saying stale when the page changes between finding the
+            # heading and reading it (seen once in CI)
+            if "does not belong to the document" in str(error):
+                return False
+            raise
 
     WebDriverWait(driver, seconds).until(shown)
 
