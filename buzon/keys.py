@@ -61,9 +61,10 @@ BATCH = 200
 
 
 def rotated(cipher: FieldCipher, token: str | bytes) -> str | bytes | None:
-    """``token`` re-encrypted with the newest key; None if it already is, or if no
-    configured key reads it (it is left as it is, and ``status`` reports it)."""
-    if cipher.key_id_of(token) in (cipher.key_ids[0], None):
+    """``token`` re-encrypted with the newest key in the current format; None if it
+    already is, or if no configured key reads it (it is left as it is, and ``status``
+    reports it)."""
+    if cipher.is_current(token) or cipher.key_id_of(token) is None:
         return None
     if isinstance(token, (bytes, memoryview)):
         return cipher.rotate_bytes(bytes(token))

@@ -14,7 +14,7 @@ published for the others, which emit it to their own sockets in the room. (Publi
 only when no socket of this server was in the room failed: a long-polling socket the
 browser had left still counted as here until its ping timeout, and took the answer.)
 
-What crosses Redis is sealed with the case key (Fernet: encrypted and authenticated;
+What crosses Redis is sealed with the case key (AES-GCM: encrypted and authenticated;
 ``buzon.crypto``): an answer can hold the citizen's data (the summary before
 confirming), and Redis sees none of it. Whoever can publish on Redis cannot steer the
 sockets: only sealed ``emit`` orders are obeyed; python-socketio's other pub/sub orders

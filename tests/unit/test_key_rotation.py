@@ -143,3 +143,52 @@ def test_every_encrypted_column_of_every_table_moves_and_survives_dropping_the_o
     assert encrypted_columns == covered  # and the test stored something in each
     assert CaseStore(engine, dropped).reveal(queja.number)["whatsapp_id"] == "593991112255"
     assert AccountStore(engine, dropped).totp_now(custodian.id)  # still signs in
+
+
+def _fernet_token(configured: str, value: bytes) -> bytes:
+    """A value as this project encrypted it until 2026-12: Fernet, under the field key
+    that HKDF derives from the first configured key."""
+    import base64
+
+    raw = crypto.parse_keys(configured)[0]
+    return Fernet(base64.urlsafe_b64encode(crypto._derive(raw, "fields"))).encrypt(value)
+
+
+def test_values_written_with_fernet_are_read_and_reencrypt_moves_them_to_aes_gcm():
+    key = new_key()
+    cipher = crypto.FieldCipher(key)
+    legacy_text = _fernet_token(key, b"0926687856").decode("ascii")
+    legacy_file = _fernet_token(key, synthetic_files.png())
+    assert cipher.decrypt(legacy_text) == "0926687856"
+    assert cipher.decrypt_bytes(legacy_file) == synthetic_files.png()
+    # on the newest key already, but in the old format: still moved
+    assert cipher.key_id_of(legacy_text) == cipher.key_ids[0]
+    assert not cipher.is_current(legacy_text) and not cipher.is_current(legacy_file)
+    moved_text, moved_file = keys.rotated(cipher, legacy_text), keys.rotated(cipher, legacy_file)
+    assert cipher.is_current(moved_text) and cipher.is_current(moved_file)
+    assert cipher.decrypt(moved_text) == "0926687856"
+    assert cipher.decrypt_bytes(moved_file) == synthetic_files.png()
+    assert keys.rotated(cipher, moved_text) is None
+    # a file is stored raw, not as base64 (Fernet made it a third larger)
+    assert len(moved_file) == len(synthetic_files.png()) + 33
+
+
+def test_a_token_changed_anywhere_is_refused():
+    from cryptography.fernet import InvalidToken
+
+    cipher = crypto.FieldCipher(new_key())
+    other = crypto.FieldCipher(new_key())
+    sealed = cipher.encrypt_bytes(b"1712345678")
+    for position in range(len(sealed)):  # version, key tag, nonce, ciphertext, GCM tag
+        changed = bytearray(sealed)
+        changed[position] ^= 0x01
+        with pytest.raises(InvalidToken):
+            cipher.decrypt_bytes(bytes(changed))
+    for not_a_token in (b"", sealed[:20], other.encrypt_bytes(b"x"), b'{"event": "user"}'):
+        with pytest.raises(InvalidToken):
+            cipher.decrypt_bytes(not_a_token)
+    for text in ("", '{"event": "user"}', "gAAAAAB", "sAAA", "ñandú", other.encrypt("x")):
+        with pytest.raises(InvalidToken):
+            cipher.decrypt(text)
+        assert cipher.key_id_of(text) is None
+    assert cipher.encrypt("x") != cipher.encrypt("x")  # a nonce of its own each time
