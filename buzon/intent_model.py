@@ -193,6 +193,11 @@ class IntentModel:
         )
 
     @cached_property
+    def labels(self) -> frozenset[str]:
+        """The intents this model tells apart."""
+        return frozenset(str(c) for c in self.intents.classes_)
+
+    @cached_property
     def _intent_probabilities(self) -> Any:
         return StackedCalibration.of(self.intents[-1])
 

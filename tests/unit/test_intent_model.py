@@ -111,3 +111,47 @@ def test_a_fold_without_every_class_keeps_scikit_learns_method(model):
     fold = calibrated.calibrated_classifiers_[0].base_estimator
     fold.classes_ = fold.classes_[:-1]  # as when a class had too few examples for a fold
     assert StackedCalibration.of(calibrated) == calibrated.predict_proba
+
+
+def test_a_button_payload_is_not_ranked_and_parses_as_before(model, tmp_path):
+    """A payload's intent is the one it names, as Rasa's RegexMessageHandler (last in the
+    pipeline) would have said anyway; text that only looks like one is ranked."""
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.nlu.classifiers.regex_message_handler import RegexMessageHandler
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.nlu.training_data.message import Message
+
+    from nlu_components.intent_classifier import IntentClassifier
+
+    ranked: list[str] = []
+
+    class Counting(IntentModel):
+        def rank(self, texts):
+            ranked.extend(texts)
+            return super().rank(texts)
+
+    counting = Counting(model.intents, model.families)
+    component = IntentClassifier({}, LocalModelStorage(tmp_path), Resource("c"), counting)
+    domain = Domain.from_yaml("intents: [greet, queja_medicamentos]\nentities: [category]\n")
+    handler = RegexMessageHandler()
+
+    def parsed(text, shortcut):
+        message = Message(data={"text": text})
+        if shortcut:
+            component.process([message])
+        else:  # what the classifier said of every message before
+            [[(name, confidence), *_]] = counting.rank([text])
+            message.set("intent", {"name": name, "confidence": confidence})
+        [message] = handler.process([message], domain)
+        return message.get("intent")["name"], message.get("entities")
+
+    payloads = ["/greet", '/queja_medicamentos{"category": "queja_medicamentos"}', " /greet"]
+    looks_like_one = ["/hola", "/greet{roto", "/ no hay insulina", "no hay medicina /greet"]
+    for text in payloads + looks_like_one:
+        assert parsed(text, shortcut=True) == parsed(text, shortcut=False), text
+    ranked.clear()
+    for text in payloads + looks_like_one:
+        parsed(text, shortcut=True)
+    assert {"/hola", "/ no hay insulina", "no hay medicina /greet"} <= set(ranked)
+    assert not set(payloads) & set(ranked)
