@@ -262,6 +262,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU time every core of the machine has spent busy so far (``/proc/stat``: all but
+    idle and waiting for the disk), whoever spent it."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU time of this process (the load generator: every client thread)."""
+    return sum(os.times()[:2])
+
+
 def wait_for_answer(say: Talker, process: subprocess.Popen, log: Path, first: str) -> float:
     """Seconds from now until the bot answers ``first`` (the model is loaded)."""
     start = time.perf_counter()
@@ -317,12 +329,21 @@ def measure(label: str, say: Talker, scripts, pids: dict[str, int], args) -> dic
         else []
     )
     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    machine_before, own_before = machine_busy_seconds(), own_cpu_seconds()
     result["concurrent"] = concurrent(say, scripts, finished, args.clients, args.seconds)
     messages = result["concurrent"]["messages"]
     result["cpu_ms_per_message"] = {
         name: round((cpu_seconds(pid) - cpu_before[name]) * 1000 / messages, 1)
         for name, pid in pids.items()
     }
+    # where the rest of the two cores went: the bench's own clients, and the whole
+    # machine (with the databases, nginx, and the py-spy samplers under make profile)
+    result["cpu_ms_per_message"]["load generator"] = round(
+        (own_cpu_seconds() - own_before) * 1000 / messages, 1
+    )
+    result["cpu_ms_per_message"]["whole machine"] = round(
+        (machine_busy_seconds() - machine_before) * 1000 / messages, 1
+    )
     for name, process, out in profilers:
         process.wait(timeout=60)
         result.setdefault("profile", {})[name.split("-", 1)[1]] = hot_spots(out)
