@@ -127,6 +127,10 @@ class FieldCipher:
         keys = parse_keys(configured)
         self.configured = ",".join(base64.urlsafe_b64encode(k).decode() for k in keys)
         self.key_ids = [key_id(k) for k in keys]
+        if len(set(self.key_ids)) != len(keys):  # one chance in 2**32 per pair of keys
+            raise KeyConfigurationError(
+                "two CASE_ENCRYPTION_KEY entries have the same public id: generate another key"
+            )
         self._sealers = {
             bytes.fromhex(kid): (kid, AESGCM(_derive(k, "fields-gcm")))
             for kid, k in zip(self.key_ids, keys, strict=True)
@@ -182,8 +186,12 @@ class FieldCipher:
             raise InvalidToken from None
 
     def is_current(self, token: str | bytes) -> bool:
-        """Whether ``token`` is in the current format and made by the newest key."""
-        data = _unwrapped(token) if isinstance(token, str) else token
+        """Whether ``token`` is in the current format and made by the newest key (False
+        for what is no token at all)."""
+        try:
+            data = _unwrapped(token) if isinstance(token, str) else token
+        except InvalidToken:
+            return False
         return data.startswith(self._header) and self.key_id_of(data) == self.key_ids[0]
 
     def rotate(self, token: str) -> str:

@@ -191,4 +191,15 @@ def test_a_token_changed_anywhere_is_refused():
         with pytest.raises(InvalidToken):
             cipher.decrypt(text)
         assert cipher.key_id_of(text) is None
+        assert not cipher.is_current(text) and keys.rotated(cipher, text) is None
     assert cipher.encrypt("x") != cipher.encrypt("x")  # a nonce of its own each time
+
+
+def test_two_keys_with_the_same_public_id_are_refused(monkeypatch):
+    """A token names its key by the key's 4-byte public id: two keys sharing one (one
+    chance in 2**32) would leave one of them unreadable, so the list is refused."""
+    first, second = new_key(), new_key()
+    monkeypatch.setattr(crypto, "key_id", lambda raw: "0badcafe")
+    with pytest.raises(crypto.KeyConfigurationError) as refused:
+        crypto.FieldCipher(f"{first},{second}")
+    assert first[:10] not in str(refused.value) and second[:10] not in str(refused.value)
