@@ -194,6 +194,15 @@ class FieldCipher:
             return False
         return data.startswith(self._header) and self.key_id_of(data) == self.key_ids[0]
 
+    def status_of(self, token: str | bytes) -> str | None:
+        """The id of the key that made ``token`` for ``make key-status``, marked when the
+        token is still in the Fernet format of before 2026-12 (``make reencrypt`` moves
+        it); None if no configured key made it."""
+        kid = self.key_id_of(token)
+        if kid is None or self.is_current(token) or kid != self.key_ids[0]:
+            return kid
+        return f"{kid} (Fernet)"
+
     def rotate(self, token: str) -> str:
         """The same value encrypted with the newest key, in the current format."""
         return base64.urlsafe_b64encode(self.rotate_bytes(_unwrapped(token))).decode("ascii")

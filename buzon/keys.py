@@ -114,7 +114,7 @@ def status(engine: Engine, cipher: FieldCipher) -> collections.Counter[str | Non
         for column in ENCRYPTED_TEXT + ENCRYPTED_BYTES:
             for _, value in _values(session, column):
                 token = bytes(value) if isinstance(value, memoryview) else value
-                counts[cipher.key_id_of(token)] += 1
+                counts[cipher.status_of(token)] += 1
     return counts
 
 

@@ -52,7 +52,7 @@ def status(engine, cipher) -> collections.Counter:
         while rows := _rows(connection, last):
             for _, data in rows:
                 counts[
-                    "clear" if (data or "").lstrip().startswith("{") else cipher.key_id_of(data)
+                    "clear" if (data or "").lstrip().startswith("{") else cipher.status_of(data)
                 ] += 1
             last = rows[-1][0]
     return counts

@@ -169,6 +169,10 @@ def test_values_written_with_fernet_are_read_and_reencrypt_moves_them_to_aes_gcm
     assert cipher.decrypt(moved_text) == "0926687856"
     assert cipher.decrypt_bytes(moved_file) == synthetic_files.png()
     assert keys.rotated(cipher, moved_text) is None
+    # make key-status tells them apart, so that an operator sees what reencrypt will move
+    kid = cipher.key_ids[0]
+    assert cipher.status_of(legacy_text) == f"{kid} (Fernet)"
+    assert cipher.status_of(moved_text) == kid and cipher.status_of("no token") is None
     # a file is stored raw, not as base64 (Fernet made it a third larger)
     assert len(moved_file) == len(synthetic_files.png()) + 33
 
