@@ -64,10 +64,12 @@ def rotated(cipher: FieldCipher, token: str | bytes) -> str | bytes | None:
     """``token`` re-encrypted with the newest key in the current format; None if it
     already is, or if no configured key reads it (it is left as it is, and ``status``
     reports it)."""
+    if isinstance(token, memoryview):  # a bytes column, as some drivers return it
+        token = bytes(token)
     if cipher.is_current(token) or cipher.key_id_of(token) is None:
         return None
-    if isinstance(token, (bytes, memoryview)):
-        return cipher.rotate_bytes(bytes(token))
+    if isinstance(token, bytes):
+        return cipher.rotate_bytes(token)
     return cipher.rotate(token)
 
 

@@ -7,8 +7,9 @@ came out as ``affirm``, the typed button label «Confirmar y registrar» as
 component checks the words (:mod:`buzon.plain_answers`): an ``affirm`` needs a
 yes word, a ``deny`` a no word, a ``cancel`` a word of stopping. Otherwise the
 message becomes ``nlu_fallback`` with the classifier's confidence, and the bot
-asks again instead of acting on a guess. Button payloads (``/affirm``) are not
-touched: they never reach the classifier.
+asks again instead of acting on a guess. Button payloads (``/affirm``) keep the
+intent they name whatever this guard says of them: Rasa's ``RegexMessageHandler``,
+last in the pipeline, replaces it.
 
 In ``config.yml``, after the ``FallbackClassifier``::
 

@@ -100,7 +100,10 @@ class IntentClassifier(GraphComponent, RasaIntentClassifier):
         the pipeline, replaces whatever the classifiers said of it: ranking its text
         was 1.5 of the 2.5 ms of its parse (``make bench``). It gets the intent it
         names, as the handler will give it. Text that only looks like a payload (an
-        intent this model does not know, a malformed one) is ranked as any other."""
+        intent this model does not know, a malformed one) is ranked as any other; the
+        channels let only payloads of the domain's intents start with "/"
+        (:mod:`channels.incoming`), and ``make validate`` fails when the NLU data holds
+        an intent the domain does not (the handler would then keep this one's guess)."""
         if self.model is None:
             return messages
         pending = []
