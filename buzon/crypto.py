@@ -185,23 +185,36 @@ class FieldCipher:
         except InvalidTag:
             raise InvalidToken from None
 
+    def _made_by(self, token: str | bytes) -> tuple[str | None, bool]:
+        """The id of the key that made ``token`` (None if no configured key did, or it is
+        no token at all), and whether it is in the current format: one decryption."""
+        try:
+            data = _unwrapped(token) if isinstance(token, str) else token
+            if data.startswith(VERSION):
+                return self._opened(data)[0], True
+        except InvalidToken:
+            return None, False
+        for kid, fernet in zip(self.key_ids, self._fernets, strict=False):
+            try:
+                fernet.decrypt(data)
+            except InvalidToken:
+                continue
+            return kid, False
+        return None, False
+
     def is_current(self, token: str | bytes) -> bool:
         """Whether ``token`` is in the current format and made by the newest key (False
         for what is no token at all)."""
-        try:
-            data = _unwrapped(token) if isinstance(token, str) else token
-        except InvalidToken:
-            return False
-        return data.startswith(self._header) and self.key_id_of(data) == self.key_ids[0]
+        return self._made_by(token) == (self.key_ids[0], True)
 
     def status_of(self, token: str | bytes) -> str | None:
         """The id of the key that made ``token`` for ``make key-status``, marked when the
         token is still in the Fernet format of before 2026-12 (``make reencrypt`` moves
         it); None if no configured key made it."""
-        kid = self.key_id_of(token)
-        if kid is None or self.is_current(token) or kid != self.key_ids[0]:
-            return kid
-        return f"{kid} (Fernet)"
+        kid, current = self._made_by(token)
+        if kid == self.key_ids[0] and not current:
+            return f"{kid} (Fernet)"
+        return kid
 
     def rotate(self, token: str) -> str:
         """The same value encrypted with the newest key, in the current format."""
@@ -213,19 +226,7 @@ class FieldCipher:
     def key_id_of(self, token: str | bytes) -> str | None:
         """The id of the key that made ``token``; None if no configured key did (or
         ``token`` is no token at all)."""
-        try:
-            data = _unwrapped(token) if isinstance(token, str) else token
-            if data.startswith(VERSION):
-                return self._opened(data)[0]
-        except InvalidToken:
-            return None
-        for kid, fernet in zip(self.key_ids, self._fernets, strict=False):
-            try:
-                fernet.decrypt(data)
-            except InvalidToken:
-                continue
-            return kid
-        return None
+        return self._made_by(token)[0]
 
     def keyed_hash(self, purpose: str, value: str) -> str:
         """HMAC-SHA256 of ``value`` under the index key's subkey for ``purpose``."""

@@ -122,12 +122,13 @@ class IntentClassifier(GraphComponent, RasaIntentClassifier):
             message.set(INTENT, named[0], add_to_output=True)
             length = self.config["ranking_length"]
             ranked = named[:length] if length > 0 else named
-            message.set("intent_ranking", ranked, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, ranked, add_to_output=True)
         return messages
 
     def _named_intent(self, text: str) -> dict[str, Any] | None:
-        if not text.lstrip().startswith("/") or self.model is None:
+        if not text.lstrip().startswith("/"):
             return None
+        assert self.model is not None  # process() ranks nothing without a model
         unpacked = YAMLStoryReader.unpack_regex_message(Message(data={TEXT: text}))
         named = unpacked.get(INTENT)
         if not named or named.get("name") not in self.model.labels:
